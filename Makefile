@@ -1,0 +1,79 @@
+# Convene — every command a developer or CI needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
+GO      ?= go
+BIN     := $(CURDIR)/bin
+MODULES := convene.dev/...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+PLUGINS := $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+# ---- pinned tools (rebuilt only when their go.mod changes) ----------------
+# Each tools module lies outside go.work; `go install tool` needs GOWORK=off.
+$(BIN)/buf: tools/buf/go.mod tools/buf/go.sum
+	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/buf install tool
+	@touch $@
+
+$(PLUGINS) &: tools/protoc/go.mod tools/protoc/go.sum
+	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/protoc install tool
+	@touch $(PLUGINS)
+
+.PHONY: tools
+tools: $(BIN)/buf $(PLUGINS) ## install the pinned buf and protoc plugins into bin/
+
+.PHONY: third-party-protos
+third-party-protos: ## fetch google/api, google/rpc, buf/validate, openapiv2 protos (pinned)
+	scripts/fetch-third-party-protos.sh
+
+# ---- contracts --------------------------------------------------------------
+.PHONY: generate
+generate: tools third-party-protos ## regenerate gen/ from proto/
+	rm -rf gen/convene gen/openapi
+	buf generate
+
+.PHONY: check-generated
+check-generated: generate ## fail when gen/ is not exactly what proto/ produces
+	@if [[ -n "$$(git status --porcelain -- gen)" ]]; then \
+	  git status --short -- gen; git --no-pager diff --stat -- gen; \
+	  echo "gen/ differs from what proto/ produces: run 'make generate' and commit gen/" >&2; exit 1; \
+	fi
+
+.PHONY: breaking
+breaking: tools third-party-protos ## buf breaking against the last commit on main
+	scripts/buf-breaking.sh
+
+.PHONY: lint
+lint: tools third-party-protos ## buf lint, gofmt and go vet
+	buf lint
+	@unformatted=$$(find . -name '*.go' -not -path './gen/*' -not -path './third_party/*' -not -path './tools/*' -print0 | xargs -0 gofmt -l); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+	$(GO) vet $(MODULES)
+
+# ---- build, run, test ----------------------------------------------------------
+.PHONY: build
+build: ## build bin/events, bin/registrations and bin/gateway
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ \
+	  ./services/events/cmd/events ./services/registrations/cmd/registrations ./gateway/cmd/gateway
+
+.PHONY: run
+run: build ## start all three on the defaults with the demo events; Ctrl-C stops them
+	scripts/run.sh
+
+.PHONY: test
+test: check-generated lint breaking ## the whole suite: generated code, lint, breaking, go test -race
+	$(GO) test -race -count=1 -timeout 8m $(MODULES)
+
+.PHONY: test-short
+test-short: ## go test without the generate/lint steps
+	$(GO) test -race -count=1 $(MODULES)
+
+.PHONY: clean
+clean: ## remove bin/, data/ and the fetched protos
+	rm -rf bin data third_party

@@ -1,0 +1,46 @@
+// Command gateway serves Convene's HTTP/JSON API in front of the events and
+// registrations services.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"convene.dev/gateway"
+	"convene.dev/platform/config"
+	"convene.dev/platform/logs"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	opts := gateway.DefaultOptions()
+	var logFormat string
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&opts.HTTPAddr, "http-addr", opts.HTTPAddr, "HTTP listen address")
+	fs.StringVar(&opts.EventsAddr, "events-addr", opts.EventsAddr, "address of the events service")
+	fs.StringVar(&opts.RegistrationsAddr, "registrations-addr", opts.RegistrationsAddr, "address of the registrations service")
+	fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "largest request body accepted")
+	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", opts.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	log, err := logs.New(os.Stderr, logFormat, "gateway")
+	if err != nil {
+		return err
+	}
+	opts.Logger = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return gateway.Run(ctx, opts)
+}

@@ -1,0 +1,39 @@
+// Package config reads a program's flags, each of which may also be given as
+// an environment variable CONVENE_<FLAG> (upper case, '-' as '_'). A flag on
+// the command line wins over the environment.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// EnvName returns the environment variable that sets the flag name:
+// "grpc-addr" → "CONVENE_GRPC_ADDR".
+func EnvName(flagName string) string {
+	return "CONVENE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args into fs, then sets every flag not given on the command
+// line from its environment variable, if present. lookupEnv is os.LookupEnv
+// outside tests.
+func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v, ok := lookupEnv(EnvName(f.Name)); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment %s: %w", EnvName(f.Name), serr)
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,134 @@
+// Package grpcserver starts and stops a Convene gRPC service the same way in
+// every binary: one interceptor chain (logging → error mapping → validation →
+// recovery), the standard health service, optional reflection, and a
+// graceful shutdown bounded in time.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"convene.dev/platform/errdefs"
+	"convene.dev/platform/validate"
+)
+
+// Config configures a server.
+type Config struct {
+	Addr            string        // listen address, host:port
+	Reflection      bool          // serve gRPC server reflection
+	ShutdownTimeout time.Duration // how long in-flight calls may take to finish on shutdown
+	MaxRecvMsgBytes int           // the largest request accepted
+}
+
+// DefaultConfig returns the configuration for a service listening on addr.
+func DefaultConfig(addr string) Config {
+	return Config{Addr: addr, ShutdownTimeout: 10 * time.Second, MaxRecvMsgBytes: 2 << 20}
+}
+
+// Server is a gRPC server with its listener.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+	lis    net.Listener
+}
+
+// New listens on cfg.Addr and builds the server. Register the services on
+// GRPC() before calling Run.
+func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p)
+		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
+	})
+	s := grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(logger, logOpts...),
+			errorsUnary,
+			v.UnaryServerInterceptor(),
+			recovery.UnaryServerInterceptor(recoverOpt),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(logger, logOpts...),
+			errorsStream,
+			v.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recoverOpt),
+		),
+	)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	if cfg.Reflection {
+		reflection.Register(s)
+	}
+	return &Server{cfg: cfg, log: log, grpc: s, health: hs, lis: lis}, nil
+}
+
+// errorsUnary is the one place where handler errors become gRPC statuses.
+func errorsUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	return resp, errdefs.ToGRPC(err)
+}
+
+func errorsStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return errdefs.ToGRPC(handler(srv, ss))
+}
+
+// GRPC returns the server to register services on.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// Run serves until ctx is done, then shuts down: health NOT_SERVING, in-flight
+// calls finish (up to ShutdownTimeout), then the remaining ones are cut off.
+func (s *Server) Run(ctx context.Context) error {
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(s.lis) }()
+	s.log.Info("serving gRPC", "addr", s.Addr())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.health.Shutdown() // every service NOT_SERVING
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownTimeout):
+		s.log.Warn("shutdown timeout: stopping in-flight calls")
+		s.grpc.Stop()
+		<-done
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+// Command events serves the EventService over gRPC.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // IANA time zones even on machines without zoneinfo
+
+	eventsv1 "convene.dev/gen/convene/events/v1"
+	"convene.dev/platform/boltdb"
+	"convene.dev/platform/config"
+	"convene.dev/platform/grpcserver"
+	"convene.dev/platform/logs"
+	"convene.dev/platform/validate"
+	"convene.dev/services/events/demo"
+	"convene.dev/services/events/internal/service"
+	"convene.dev/services/events/internal/store/boltstore"
+)
+
+// Config is the events service's configuration.
+type Config struct {
+	GRPC      grpcserver.Config
+	DBPath    string
+	LoadDemo  bool
+	LogFormat string
+}
+
+// DefaultConfig returns the defaults of the operator contract.
+func DefaultConfig() Config {
+	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db"}
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "events:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
+	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
+	fs.BoolVar(&cfg.LoadDemo, "demo", false, "load the RCM demo events that are not there yet")
+	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
+	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
+	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	log, err := logs.New(os.Stderr, cfg.LogFormat, "events")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := boltdb.Open(cfg.DBPath)
+	if err != nil {
+		return err
+	}
+	st, err := boltstore.New(db)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	defer st.Close()
+
+	v, err := validate.New()
+	if err != nil {
+		return err
+	}
+	svc := service.New(st, v, time.Now)
+	if cfg.LoadDemo {
+		n, err := demo.Load(ctx, svc, v)
+		if err != nil {
+			return fmt.Errorf("load demo events: %w", err)
+		}
+		log.Info("demo events loaded", "added", n)
+	}
+
+	srv, err := grpcserver.New(cfg.GRPC, log, v)
+	if err != nil {
+		return err
+	}
+	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc)
+	return srv.Run(ctx)
+}

@@ -1,0 +1,100 @@
+// Command registrations serves the RegistrationService over gRPC. It asks the
+// events service about events over gRPC and never reads its database.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/boltdb"
+	"convene.dev/platform/config"
+	"convene.dev/platform/grpcserver"
+	"convene.dev/platform/logs"
+	"convene.dev/platform/validate"
+	"convene.dev/services/registrations/internal/eventsclient"
+	"convene.dev/services/registrations/internal/service"
+	"convene.dev/services/registrations/internal/store/boltstore"
+)
+
+// Config is the registrations service's configuration.
+type Config struct {
+	GRPC       grpcserver.Config
+	DBPath     string
+	EventsAddr string
+	LogFormat  string
+}
+
+// DefaultConfig returns the defaults of the operator contract.
+func DefaultConfig() Config {
+	return Config{
+		GRPC:       grpcserver.DefaultConfig("127.0.0.1:9092"),
+		DBPath:     "data/registrations.db",
+		EventsAddr: "127.0.0.1:9091",
+	}
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "registrations:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("registrations", flag.ContinueOnError)
+	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
+	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
+	fs.StringVar(&cfg.EventsAddr, "events-addr", cfg.EventsAddr, "address of the events service")
+	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
+	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
+	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	log, err := logs.New(os.Stderr, cfg.LogFormat, "registrations")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := boltdb.Open(cfg.DBPath)
+	if err != nil {
+		return err
+	}
+	st, err := boltstore.New(db)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	defer st.Close()
+
+	// The connection is lazy: the service starts even when the events
+	// service is not up yet, and reconnects on its own.
+	conn, err := grpc.NewClient(cfg.EventsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("events service %s: %w", cfg.EventsAddr, err)
+	}
+	defer conn.Close()
+
+	v, err := validate.New()
+	if err != nil {
+		return err
+	}
+	srv, err := grpcserver.New(cfg.GRPC, log, v)
+	if err != nil {
+		return err
+	}
+	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, eventsclient.New(conn), time.Now))
+	return srv.Run(ctx)
+}

@@ -1,0 +1,98 @@
+// Package policy holds the admission rules of registrations: given an event's
+// registration policy and its counters, which state a registration gets.
+// The functions are pure; the store runs them inside its write transaction.
+package policy
+
+import (
+	"slices"
+	"time"
+
+	eventsv1 "convene.dev/gen/convene/events/v1"
+	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/errdefs"
+	"convene.dev/services/registrations/internal/store"
+)
+
+const (
+	confirmed = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
+	inPerson  = eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON
+	delegate  = eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE
+)
+
+// CheckOpen returns a FAILED_PRECONDITION error unless ev takes registrations
+// at now: published, and within its registration window (which closes when
+// the event starts, unless the policy says otherwise).
+func CheckOpen(ev *eventsv1.Event, now time.Time) error {
+	switch ev.GetState() {
+	case eventsv1.EventState_EVENT_STATE_PUBLISHED:
+	case eventsv1.EventState_EVENT_STATE_CANCELLED:
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, "EVENT_CANCELLED", "event %s is cancelled", ev.GetName())
+	default:
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, "EVENT_NOT_PUBLISHED", "event %s is not published", ev.GetName())
+	}
+	p := ev.GetRegistrationPolicy()
+	if opens := p.GetOpensTime(); opens != nil && now.Before(opens.AsTime()) {
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, "REGISTRATION_NOT_OPEN",
+			"registration for %s opens at %s", ev.GetName(), opens.AsTime().Format(time.RFC3339))
+	}
+	closes := p.GetClosesTime()
+	if closes == nil {
+		closes = ev.GetStartTime()
+	}
+	if closes != nil && !now.Before(closes.AsTime()) {
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, "REGISTRATION_CLOSED",
+			"registration for %s closed at %s", ev.GetName(), closes.AsTime().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// CheckCategory returns a FAILED_PRECONDITION error when the event does not
+// take registrations of the category.
+func CheckCategory(ev *eventsv1.Event, c eventsv1.ParticipantCategory) error {
+	allowed := ev.GetRegistrationPolicy().GetAllowedCategories()
+	if len(allowed) > 0 && !slices.Contains(allowed, c) {
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, "CATEGORY_NOT_ALLOWED",
+			"event %s does not take registrations of category %s", ev.GetName(), c)
+	}
+	return nil
+}
+
+// NoSeat says why reg does not fit in the confirmed seats, as an error
+// reason (EVENT_FULL, IN_PERSON_FULL, COUNTRY_QUOTA_REACHED), or "" when it
+// fits.
+func NoSeat(p *eventsv1.RegistrationPolicy, reg *registrationsv1.Registration, counts *store.Counts) string {
+	c := counts.State(confirmed)
+	switch {
+	case p.GetCapacity() > 0 && c.Total >= p.GetCapacity():
+		return "EVENT_FULL"
+	case p.GetInPersonCapacity() > 0 && reg.GetAttendanceMode() == inPerson && c.ByMode[inPerson.String()] >= p.GetInPersonCapacity():
+		return "IN_PERSON_FULL"
+	case p.GetDelegatesPerCountry() > 0 && reg.GetCategory() == delegate &&
+		c.Delegates[reg.GetParticipant().GetCountryCode()] >= p.GetDelegatesPerCountry():
+		return "COUNTRY_QUOTA_REACHED"
+	}
+	return ""
+}
+
+// Admit sets the state of a new registration: PENDING_APPROVAL when the
+// event requires approval; otherwise CONFIRMED when a seat is free, else
+// WAITLISTED when the event keeps a waiting list. With no seat and no
+// waiting list it returns a FAILED_PRECONDITION error.
+func Admit(ev *eventsv1.Event, reg *registrationsv1.Registration, counts *store.Counts) error {
+	p := ev.GetRegistrationPolicy()
+	if p.GetRequiresApproval() {
+		reg.State = registrationsv1.RegistrationState_REGISTRATION_STATE_PENDING_APPROVAL
+		return nil
+	}
+	reason := NoSeat(p, reg, counts)
+	switch {
+	case reason == "":
+		reg.State = confirmed
+	case p.GetWaitlistEnabled():
+		reg.State = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
+		reg.StateReason = reason
+	default:
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, reason, "%s has no seat left (%s) and no waiting list", ev.GetName(), reason)
+	}
+	return nil
+}
