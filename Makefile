@@ -25,6 +25,10 @@ $(PLUGINS) &: tools/protoc/go.mod tools/protoc/go.sum
 	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/protoc install tool
 	@touch $(PLUGINS)
 
+$(BIN)/grpcurl: tools/grpcurl/go.mod tools/grpcurl/go.sum
+	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/grpcurl install tool
+	@touch $@
+
 .PHONY: tools
 tools: $(BIN)/buf $(PLUGINS) ## install the pinned buf and protoc plugins into bin/
 
@@ -63,7 +67,7 @@ build: ## build bin/events, bin/registrations and bin/gateway
 	  ./services/events/cmd/events ./services/registrations/cmd/registrations ./gateway/cmd/gateway
 
 .PHONY: run
-run: build ## start all three on the defaults with the demo events; Ctrl-C stops them
+run: build $(BIN)/grpcurl ## start all three on the defaults with the demo events; Ctrl-C stops them
 	scripts/run.sh
 
 .PHONY: test

@@ -12,8 +12,10 @@ import (
 	"net"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -63,13 +65,13 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(logger, logOpts...),
+			selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
 			errorsUnary,
 			v.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
 		),
 		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(logger, logOpts...),
+			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
 			errorsStream,
 			v.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(recoverOpt),
@@ -81,6 +83,12 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 		reflection.Register(s)
 	}
 	return &Server{cfg: cfg, log: log, grpc: s, health: hs, lis: lis}, nil
+}
+
+// notHealth leaves health checks, which load balancers and the gateway make
+// several times a second, out of the request log.
+func notHealth(_ context.Context, c interceptors.CallMeta) bool {
+	return c.Service != healthpb.Health_ServiceDesc.ServiceName
 }
 
 // errorsUnary is the one place where handler errors become gRPC statuses.
