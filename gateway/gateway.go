@@ -98,6 +98,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(gen.OpenAPI)
 	})
+	root.Handle("GET /v1/events/{event}/registrations:export", exportHandler(mux, registrationsv1.NewRegistrationServiceClient(registrations)))
 	root.Handle("/", limitBody(mux, opts.MaxBodyBytes))
 
 	lis, err := net.Listen("tcp", opts.HTTPAddr)

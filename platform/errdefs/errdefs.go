@@ -211,6 +211,8 @@ func FromGRPC(err error) error {
 	switch st.Code() {
 	case codes.DeadlineExceeded, codes.Unavailable:
 		kind = ErrUnavailable
+	case codes.Canceled:
+		kind = context.Canceled // our caller gave up; not an internal error
 	default:
 		for _, k := range kinds {
 			if k.code == st.Code() {

@@ -54,6 +54,12 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	return NewOnListener(lis, cfg, log, v), nil
+}
+
+// NewOnListener builds the server on a listener the caller made (tests use
+// an in-memory bufconn listener); cfg.Addr is not used.
+func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.Validator) *Server {
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
@@ -82,7 +88,7 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 	if cfg.Reflection {
 		reflection.Register(s)
 	}
-	return &Server{cfg: cfg, log: log, grpc: s, health: hs, lis: lis}, nil
+	return &Server{cfg: cfg, log: log, grpc: s, health: hs, lis: lis}
 }
 
 // notHealth leaves health checks, which load balancers and the gateway make

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -49,7 +50,7 @@ func (v *Validator) Validate(msg proto.Message, prefix string) error {
 	for _, violation := range verr.Violations {
 		p := violation.Proto
 		field := protovalidate.FieldPathString(p.GetField())
-		if violation.FieldDescriptor == nil {
+		if violation.FieldDescriptor == nil && isMessageRule(p) {
 			if name, _, ok := strings.Cut(p.GetRuleId(), "."); ok {
 				field = join(field, name)
 			}
@@ -61,6 +62,13 @@ func (v *Validator) Validate(msg proto.Message, prefix string) error {
 		out.Add(join(prefix, field), "%s", msg)
 	}
 	return out.Err()
+}
+
+// isMessageRule tells a message-level CEL rule (option (buf.validate.message).cel)
+// from a rule on a list item or map key, which has no field descriptor either.
+func isMessageRule(v *validatepb.Violation) bool {
+	els := v.GetRule().GetElements()
+	return len(els) == 0 || els[0].GetFieldName() == "cel"
 }
 
 func join(a, b string) string {

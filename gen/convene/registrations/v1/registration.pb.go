@@ -416,6 +416,182 @@ func (x *Participant) GetPreferredLanguage() string {
 	return ""
 }
 
+// An event's registration counters (a singleton sub-resource of the event),
+// kept in the same transaction as every registration change.
+type RegistrationStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `events/{event}/registrationStats`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The counters of each state that has registrations.
+	States []*StateCounts `protobuf:"bytes,2,rep,name=states,proto3" json:"states,omitempty"`
+	// CONFIRMED seats left; absent when the event has no capacity limit.
+	SeatsLeft *int32 `protobuf:"varint,3,opt,name=seats_left,json=seatsLeft,proto3,oneof" json:"seats_left,omitempty"`
+	// In-person seats left of a hybrid event; absent when there is no separate
+	// in-person limit.
+	InPersonSeatsLeft *int32 `protobuf:"varint,4,opt,name=in_person_seats_left,json=inPersonSeatsLeft,proto3,oneof" json:"in_person_seats_left,omitempty"`
+	// Member Country delegate seats left for each RCM Member Country (keyed by
+	// country code); empty when the event has no per-country quota.
+	DelegateSeatsLeftByCountry map[string]int32 `protobuf:"bytes,5,rep,name=delegate_seats_left_by_country,json=delegateSeatsLeftByCountry,proto3" json:"delegate_seats_left_by_country,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *RegistrationStats) Reset() {
+	*x = RegistrationStats{}
+	mi := &file_convene_registrations_v1_registration_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistrationStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistrationStats) ProtoMessage() {}
+
+func (x *RegistrationStats) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistrationStats.ProtoReflect.Descriptor instead.
+func (*RegistrationStats) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegistrationStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegistrationStats) GetStates() []*StateCounts {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *RegistrationStats) GetSeatsLeft() int32 {
+	if x != nil && x.SeatsLeft != nil {
+		return *x.SeatsLeft
+	}
+	return 0
+}
+
+func (x *RegistrationStats) GetInPersonSeatsLeft() int32 {
+	if x != nil && x.InPersonSeatsLeft != nil {
+		return *x.InPersonSeatsLeft
+	}
+	return 0
+}
+
+func (x *RegistrationStats) GetDelegateSeatsLeftByCountry() map[string]int32 {
+	if x != nil {
+		return x.DelegateSeatsLeftByCountry
+	}
+	return nil
+}
+
+// How many registrations are in one state, in all and broken down.
+type StateCounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The state.
+	State RegistrationState `protobuf:"varint,1,opt,name=state,proto3,enum=convene.registrations.v1.RegistrationState" json:"state,omitempty"`
+	// How many registrations are in it.
+	Total int32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// By participant.country_code.
+	ByCountry map[string]int32 `protobuf:"bytes,3,rep,name=by_country,json=byCountry,proto3" json:"by_country,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By category (the enum value's name).
+	ByCategory map[string]int32 `protobuf:"bytes,4,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By attendance mode (the enum value's name).
+	ByAttendanceMode map[string]int32 `protobuf:"bytes,5,rep,name=by_attendance_mode,json=byAttendanceMode,proto3" json:"by_attendance_mode,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By gender (the enum value's name).
+	ByGender      map[string]int32 `protobuf:"bytes,6,rep,name=by_gender,json=byGender,proto3" json:"by_gender,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateCounts) Reset() {
+	*x = StateCounts{}
+	mi := &file_convene_registrations_v1_registration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateCounts) ProtoMessage() {}
+
+func (x *StateCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateCounts.ProtoReflect.Descriptor instead.
+func (*StateCounts) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StateCounts) GetState() RegistrationState {
+	if x != nil {
+		return x.State
+	}
+	return RegistrationState_REGISTRATION_STATE_UNSPECIFIED
+}
+
+func (x *StateCounts) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *StateCounts) GetByCountry() map[string]int32 {
+	if x != nil {
+		return x.ByCountry
+	}
+	return nil
+}
+
+func (x *StateCounts) GetByCategory() map[string]int32 {
+	if x != nil {
+		return x.ByCategory
+	}
+	return nil
+}
+
+func (x *StateCounts) GetByAttendanceMode() map[string]int32 {
+	if x != nil {
+		return x.ByAttendanceMode
+	}
+	return nil
+}
+
+func (x *StateCounts) GetByGender() map[string]int32 {
+	if x != nil {
+		return x.ByGender
+	}
+	return nil
+}
+
 var File_convene_registrations_v1_registration_proto protoreflect.FileDescriptor
 
 const file_convene_registrations_v1_registration_proto_rawDesc = "" +
@@ -450,7 +626,41 @@ const file_convene_registrations_v1_registration_proto_rawDesc = "" +
 	"\fcountry_code\x18\a \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
 	"^[A-Z]{2}$R\vcountryCode\x12B\n" +
 	"\x06gender\x18\b \x01(\x0e2 .convene.registrations.v1.GenderB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06gender\x12E\n" +
-	"\x12preferred_language\x18\t \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\x11preferredLanguage*t\n" +
+	"\x12preferred_language\x18\t \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\x11preferredLanguage\"\xce\x04\n" +
+	"\x11RegistrationStats\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12B\n" +
+	"\x06states\x18\x02 \x03(\v2%.convene.registrations.v1.StateCountsB\x03\xe0A\x03R\x06states\x12'\n" +
+	"\n" +
+	"seats_left\x18\x03 \x01(\x05B\x03\xe0A\x03H\x00R\tseatsLeft\x88\x01\x01\x129\n" +
+	"\x14in_person_seats_left\x18\x04 \x01(\x05B\x03\xe0A\x03H\x01R\x11inPersonSeatsLeft\x88\x01\x01\x12\x94\x01\n" +
+	"\x1edelegate_seats_left_by_country\x18\x05 \x03(\v2K.convene.registrations.v1.RegistrationStats.DelegateSeatsLeftByCountryEntryB\x03\xe0A\x03R\x1adelegateSeatsLeftByCountry\x1aM\n" +
+	"\x1fDelegateSeatsLeftByCountryEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01:j\xeaAg\n" +
+	"\x1dconvene.dev/RegistrationStats\x12 events/{event}/registrationStats*\x11registrationStats2\x11registrationStatsB\r\n" +
+	"\v_seats_leftB\x17\n" +
+	"\x15_in_person_seats_left\"\xcf\x05\n" +
+	"\vStateCounts\x12A\n" +
+	"\x05state\x18\x01 \x01(\x0e2+.convene.registrations.v1.RegistrationStateR\x05state\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\x12S\n" +
+	"\n" +
+	"by_country\x18\x03 \x03(\v24.convene.registrations.v1.StateCounts.ByCountryEntryR\tbyCountry\x12V\n" +
+	"\vby_category\x18\x04 \x03(\v25.convene.registrations.v1.StateCounts.ByCategoryEntryR\n" +
+	"byCategory\x12i\n" +
+	"\x12by_attendance_mode\x18\x05 \x03(\v2;.convene.registrations.v1.StateCounts.ByAttendanceModeEntryR\x10byAttendanceMode\x12P\n" +
+	"\tby_gender\x18\x06 \x03(\v23.convene.registrations.v1.StateCounts.ByGenderEntryR\bbyGender\x1a<\n" +
+	"\x0eByCountryEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
+	"\x0fByCategoryEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
+	"\x15ByAttendanceModeEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a;\n" +
+	"\rByGenderEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01*t\n" +
 	"\x06Gender\x12\x16\n" +
 	"\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rGENDER_FEMALE\x10\x01\x12\x0f\n" +
@@ -479,30 +689,44 @@ func file_convene_registrations_v1_registration_proto_rawDescGZIP() []byte {
 }
 
 var file_convene_registrations_v1_registration_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_convene_registrations_v1_registration_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_convene_registrations_v1_registration_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_convene_registrations_v1_registration_proto_goTypes = []any{
 	(Gender)(0),                   // 0: convene.registrations.v1.Gender
 	(RegistrationState)(0),        // 1: convene.registrations.v1.RegistrationState
 	(*Registration)(nil),          // 2: convene.registrations.v1.Registration
 	(*Participant)(nil),           // 3: convene.registrations.v1.Participant
-	(v1.ParticipantCategory)(0),   // 4: convene.events.v1.ParticipantCategory
-	(v1.AttendanceMode)(0),        // 5: convene.events.v1.AttendanceMode
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*RegistrationStats)(nil),     // 4: convene.registrations.v1.RegistrationStats
+	(*StateCounts)(nil),           // 5: convene.registrations.v1.StateCounts
+	nil,                           // 6: convene.registrations.v1.RegistrationStats.DelegateSeatsLeftByCountryEntry
+	nil,                           // 7: convene.registrations.v1.StateCounts.ByCountryEntry
+	nil,                           // 8: convene.registrations.v1.StateCounts.ByCategoryEntry
+	nil,                           // 9: convene.registrations.v1.StateCounts.ByAttendanceModeEntry
+	nil,                           // 10: convene.registrations.v1.StateCounts.ByGenderEntry
+	(v1.ParticipantCategory)(0),   // 11: convene.events.v1.ParticipantCategory
+	(v1.AttendanceMode)(0),        // 12: convene.events.v1.AttendanceMode
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_convene_registrations_v1_registration_proto_depIdxs = []int32{
-	3, // 0: convene.registrations.v1.Registration.participant:type_name -> convene.registrations.v1.Participant
-	4, // 1: convene.registrations.v1.Registration.category:type_name -> convene.events.v1.ParticipantCategory
-	5, // 2: convene.registrations.v1.Registration.attendance_mode:type_name -> convene.events.v1.AttendanceMode
-	1, // 3: convene.registrations.v1.Registration.state:type_name -> convene.registrations.v1.RegistrationState
-	6, // 4: convene.registrations.v1.Registration.check_in_time:type_name -> google.protobuf.Timestamp
-	6, // 5: convene.registrations.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
-	6, // 6: convene.registrations.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
-	0, // 7: convene.registrations.v1.Participant.gender:type_name -> convene.registrations.v1.Gender
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3,  // 0: convene.registrations.v1.Registration.participant:type_name -> convene.registrations.v1.Participant
+	11, // 1: convene.registrations.v1.Registration.category:type_name -> convene.events.v1.ParticipantCategory
+	12, // 2: convene.registrations.v1.Registration.attendance_mode:type_name -> convene.events.v1.AttendanceMode
+	1,  // 3: convene.registrations.v1.Registration.state:type_name -> convene.registrations.v1.RegistrationState
+	13, // 4: convene.registrations.v1.Registration.check_in_time:type_name -> google.protobuf.Timestamp
+	13, // 5: convene.registrations.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
+	13, // 6: convene.registrations.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 7: convene.registrations.v1.Participant.gender:type_name -> convene.registrations.v1.Gender
+	5,  // 8: convene.registrations.v1.RegistrationStats.states:type_name -> convene.registrations.v1.StateCounts
+	6,  // 9: convene.registrations.v1.RegistrationStats.delegate_seats_left_by_country:type_name -> convene.registrations.v1.RegistrationStats.DelegateSeatsLeftByCountryEntry
+	1,  // 10: convene.registrations.v1.StateCounts.state:type_name -> convene.registrations.v1.RegistrationState
+	7,  // 11: convene.registrations.v1.StateCounts.by_country:type_name -> convene.registrations.v1.StateCounts.ByCountryEntry
+	8,  // 12: convene.registrations.v1.StateCounts.by_category:type_name -> convene.registrations.v1.StateCounts.ByCategoryEntry
+	9,  // 13: convene.registrations.v1.StateCounts.by_attendance_mode:type_name -> convene.registrations.v1.StateCounts.ByAttendanceModeEntry
+	10, // 14: convene.registrations.v1.StateCounts.by_gender:type_name -> convene.registrations.v1.StateCounts.ByGenderEntry
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_convene_registrations_v1_registration_proto_init() }
@@ -510,13 +734,14 @@ func file_convene_registrations_v1_registration_proto_init() {
 	if File_convene_registrations_v1_registration_proto != nil {
 		return
 	}
+	file_convene_registrations_v1_registration_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_registrations_v1_registration_proto_rawDesc), len(file_convene_registrations_v1_registration_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   2,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

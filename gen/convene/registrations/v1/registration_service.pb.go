@@ -9,6 +9,7 @@ package registrationsv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -148,10 +149,13 @@ type ListRegistrationsRequest struct {
 	//
 	//	state = CONFIRMED                 (PENDING_APPROVAL, CONFIRMED, WAITLISTED, REJECTED, CANCELLED)
 	//	category = MEMBER_COUNTRY_DELEGATE
+	//	attendance_mode = VIRTUAL
 	//	participant.country_code = MX
 	//
 	// `!=` is accepted too.
-	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order: "create_time" (the default, oldest first) or "create_time desc".
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +214,13 @@ func (x *ListRegistrationsRequest) GetPageToken() string {
 func (x *ListRegistrationsRequest) GetFilter() string {
 	if x != nil {
 		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListRegistrationsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
 	}
 	return ""
 }
@@ -342,11 +353,286 @@ func (x *CancelRegistrationRequest) GetReason() string {
 	return ""
 }
 
+// Request for ApproveRegistration.
+type ApproveRegistrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The registration's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, act only if the stored registration has this etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveRegistrationRequest) Reset() {
+	*x = ApproveRegistrationRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveRegistrationRequest) ProtoMessage() {}
+
+func (x *ApproveRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*ApproveRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApproveRegistrationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveRegistrationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request for RejectRegistration.
+type RejectRegistrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The registration's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, act only if the stored registration has this etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why the registration is rejected; shown to the participant.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectRegistrationRequest) Reset() {
+	*x = RejectRegistrationRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRegistrationRequest) ProtoMessage() {}
+
+func (x *RejectRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*RejectRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RejectRegistrationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectRegistrationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RejectRegistrationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Request for CheckInRegistration.
+type CheckInRegistrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The registration's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, act only if the stored registration has this etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckInRegistrationRequest) Reset() {
+	*x = CheckInRegistrationRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckInRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckInRegistrationRequest) ProtoMessage() {}
+
+func (x *CheckInRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckInRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*CheckInRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CheckInRegistrationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CheckInRegistrationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request for GetRegistrationStats.
+type GetRegistrationStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stats' name, `events/{event}/registrationStats`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRegistrationStatsRequest) Reset() {
+	*x = GetRegistrationStatsRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegistrationStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegistrationStatsRequest) ProtoMessage() {}
+
+func (x *GetRegistrationStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegistrationStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetRegistrationStatsRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetRegistrationStatsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ExportRegistrations.
+type ExportRegistrationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event, `events/{event}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// A filter, as in ListRegistrations.
+	Filter        string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRegistrationsRequest) Reset() {
+	*x = ExportRegistrationsRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRegistrationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRegistrationsRequest) ProtoMessage() {}
+
+func (x *ExportRegistrationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRegistrationsRequest.ProtoReflect.Descriptor instead.
+func (*ExportRegistrationsRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportRegistrationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ExportRegistrationsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 var File_convene_registrations_v1_registration_service_proto protoreflect.FileDescriptor
 
 const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\n" +
-	"3convene/registrations/v1/registration_service.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a+convene/registrations/v1/registration.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\xf8\x01\n" +
+	"3convene/registrations/v1/registration_service.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a+convene/registrations/v1/registration.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\"\xf8\x01\n" +
 	"\x19CreateRegistrationRequest\x12X\n" +
 	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12U\n" +
@@ -355,14 +641,15 @@ const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x9c\x01\n" +
 	"\x16GetRegistrationRequest\x12\x81\x01\n" +
 	"\x04name\x18\x01 \x01(\tBm\xe0A\x02\xfaA\x1a\n" +
-	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xe5\x01\n" +
+	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\x89\x02\n" +
 	"\x18ListRegistrationsRequest\x12X\n" +
 	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\"\xb0\x01\n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\x12\"\n" +
+	"\border_by\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\"\xb0\x01\n" +
 	"\x19ListRegistrationsResponse\x12L\n" +
 	"\rregistrations\x18\x01 \x03(\v2&.convene.registrations.v1.RegistrationR\rregistrations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -372,12 +659,37 @@ const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tBm\xe0A\x02\xfaA\x1a\n" +
 	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason2\xb6\x05\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xb4\x01\n" +
+	"\x1aApproveRegistrationRequest\x12\x81\x01\n" +
+	"\x04name\x18\x01 \x01(\tBm\xe0A\x02\xfaA\x1a\n" +
+	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd5\x01\n" +
+	"\x19RejectRegistrationRequest\x12\x81\x01\n" +
+	"\x04name\x18\x01 \x01(\tBm\xe0A\x02\xfaA\x1a\n" +
+	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xb4\x01\n" +
+	"\x1aCheckInRegistrationRequest\x12\x81\x01\n" +
+	"\x04name\x18\x01 \x01(\tBm\xe0A\x02\xfaA\x1a\n" +
+	"\x18convene.dev/Registration\xbaHJrH2F^events/[a-z0-9][a-z0-9-]{0,62}/registrations/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x91\x01\n" +
+	"\x1bGetRegistrationStatsRequest\x12r\n" +
+	"\x04name\x18\x01 \x01(\tB^\xe0A\x02\xfaA\x1f\n" +
+	"\x1dconvene.dev/RegistrationStats\xbaH6r422^events/[a-z0-9][a-z0-9-]{0,62}/registrationStats$R\x04name\"\x98\x01\n" +
+	"\x1aExportRegistrationsRequest\x12X\n" +
+	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
+	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12 \n" +
+	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter2\x83\f\n" +
 	"\x13RegistrationService\x12\xac\x01\n" +
 	"\x12CreateRegistration\x123.convene.registrations.v1.CreateRegistrationRequest\x1a&.convene.registrations.v1.Registration\"9\x82\xd3\xe4\x93\x023:\fregistration\"#/v1/{parent=events/*}/registrations\x12\x98\x01\n" +
 	"\x0fGetRegistration\x120.convene.registrations.v1.GetRegistrationRequest\x1a&.convene.registrations.v1.Registration\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{name=events/*/registrations/*}\x12\xa9\x01\n" +
 	"\x11ListRegistrations\x122.convene.registrations.v1.ListRegistrationsRequest\x1a3.convene.registrations.v1.ListRegistrationsResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=events/*}/registrations\x12\xa8\x01\n" +
-	"\x12CancelRegistration\x123.convene.registrations.v1.CancelRegistrationRequest\x1a&.convene.registrations.v1.Registration\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=events/*/registrations/*}:cancelB\xf4\x01\n" +
+	"\x12CancelRegistration\x123.convene.registrations.v1.CancelRegistrationRequest\x1a&.convene.registrations.v1.Registration\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=events/*/registrations/*}:cancel\x12\xab\x01\n" +
+	"\x13ApproveRegistration\x124.convene.registrations.v1.ApproveRegistrationRequest\x1a&.convene.registrations.v1.Registration\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=events/*/registrations/*}:approve\x12\xa8\x01\n" +
+	"\x12RejectRegistration\x123.convene.registrations.v1.RejectRegistrationRequest\x1a&.convene.registrations.v1.Registration\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=events/*/registrations/*}:reject\x12\xab\x01\n" +
+	"\x13CheckInRegistration\x124.convene.registrations.v1.CheckInRegistrationRequest\x1a&.convene.registrations.v1.Registration\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=events/*/registrations/*}:checkIn\x12\xa9\x01\n" +
+	"\x14GetRegistrationStats\x125.convene.registrations.v1.GetRegistrationStatsRequest\x1a+.convene.registrations.v1.RegistrationStats\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=events/*/registrationStats}\x12\x97\x01\n" +
+	"\x13ExportRegistrations\x124.convene.registrations.v1.ExportRegistrationsRequest\x1a\x14.google.api.HttpBody\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=events/*}/registrations:export0\x01B\xf4\x01\n" +
 	"\x1ccom.convene.registrations.v1B\x18RegistrationServiceProtoP\x01Z8convene.dev/gen/convene/registrations/v1;registrationsv1\xa2\x02\x03CRX\xaa\x02\x18Convene.Registrations.V1\xca\x02\x18Convene\\Registrations\\V1\xe2\x02$Convene\\Registrations\\V1\\GPBMetadata\xea\x02\x1aConvene::Registrations::V1b\x06proto3"
 
 var (
@@ -392,31 +704,48 @@ func file_convene_registrations_v1_registration_service_proto_rawDescGZIP() []by
 	return file_convene_registrations_v1_registration_service_proto_rawDescData
 }
 
-var file_convene_registrations_v1_registration_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_convene_registrations_v1_registration_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_convene_registrations_v1_registration_service_proto_goTypes = []any{
-	(*CreateRegistrationRequest)(nil), // 0: convene.registrations.v1.CreateRegistrationRequest
-	(*GetRegistrationRequest)(nil),    // 1: convene.registrations.v1.GetRegistrationRequest
-	(*ListRegistrationsRequest)(nil),  // 2: convene.registrations.v1.ListRegistrationsRequest
-	(*ListRegistrationsResponse)(nil), // 3: convene.registrations.v1.ListRegistrationsResponse
-	(*CancelRegistrationRequest)(nil), // 4: convene.registrations.v1.CancelRegistrationRequest
-	(*Registration)(nil),              // 5: convene.registrations.v1.Registration
+	(*CreateRegistrationRequest)(nil),   // 0: convene.registrations.v1.CreateRegistrationRequest
+	(*GetRegistrationRequest)(nil),      // 1: convene.registrations.v1.GetRegistrationRequest
+	(*ListRegistrationsRequest)(nil),    // 2: convene.registrations.v1.ListRegistrationsRequest
+	(*ListRegistrationsResponse)(nil),   // 3: convene.registrations.v1.ListRegistrationsResponse
+	(*CancelRegistrationRequest)(nil),   // 4: convene.registrations.v1.CancelRegistrationRequest
+	(*ApproveRegistrationRequest)(nil),  // 5: convene.registrations.v1.ApproveRegistrationRequest
+	(*RejectRegistrationRequest)(nil),   // 6: convene.registrations.v1.RejectRegistrationRequest
+	(*CheckInRegistrationRequest)(nil),  // 7: convene.registrations.v1.CheckInRegistrationRequest
+	(*GetRegistrationStatsRequest)(nil), // 8: convene.registrations.v1.GetRegistrationStatsRequest
+	(*ExportRegistrationsRequest)(nil),  // 9: convene.registrations.v1.ExportRegistrationsRequest
+	(*Registration)(nil),                // 10: convene.registrations.v1.Registration
+	(*RegistrationStats)(nil),           // 11: convene.registrations.v1.RegistrationStats
+	(*httpbody.HttpBody)(nil),           // 12: google.api.HttpBody
 }
 var file_convene_registrations_v1_registration_service_proto_depIdxs = []int32{
-	5, // 0: convene.registrations.v1.CreateRegistrationRequest.registration:type_name -> convene.registrations.v1.Registration
-	5, // 1: convene.registrations.v1.ListRegistrationsResponse.registrations:type_name -> convene.registrations.v1.Registration
-	0, // 2: convene.registrations.v1.RegistrationService.CreateRegistration:input_type -> convene.registrations.v1.CreateRegistrationRequest
-	1, // 3: convene.registrations.v1.RegistrationService.GetRegistration:input_type -> convene.registrations.v1.GetRegistrationRequest
-	2, // 4: convene.registrations.v1.RegistrationService.ListRegistrations:input_type -> convene.registrations.v1.ListRegistrationsRequest
-	4, // 5: convene.registrations.v1.RegistrationService.CancelRegistration:input_type -> convene.registrations.v1.CancelRegistrationRequest
-	5, // 6: convene.registrations.v1.RegistrationService.CreateRegistration:output_type -> convene.registrations.v1.Registration
-	5, // 7: convene.registrations.v1.RegistrationService.GetRegistration:output_type -> convene.registrations.v1.Registration
-	3, // 8: convene.registrations.v1.RegistrationService.ListRegistrations:output_type -> convene.registrations.v1.ListRegistrationsResponse
-	5, // 9: convene.registrations.v1.RegistrationService.CancelRegistration:output_type -> convene.registrations.v1.Registration
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	10, // 0: convene.registrations.v1.CreateRegistrationRequest.registration:type_name -> convene.registrations.v1.Registration
+	10, // 1: convene.registrations.v1.ListRegistrationsResponse.registrations:type_name -> convene.registrations.v1.Registration
+	0,  // 2: convene.registrations.v1.RegistrationService.CreateRegistration:input_type -> convene.registrations.v1.CreateRegistrationRequest
+	1,  // 3: convene.registrations.v1.RegistrationService.GetRegistration:input_type -> convene.registrations.v1.GetRegistrationRequest
+	2,  // 4: convene.registrations.v1.RegistrationService.ListRegistrations:input_type -> convene.registrations.v1.ListRegistrationsRequest
+	4,  // 5: convene.registrations.v1.RegistrationService.CancelRegistration:input_type -> convene.registrations.v1.CancelRegistrationRequest
+	5,  // 6: convene.registrations.v1.RegistrationService.ApproveRegistration:input_type -> convene.registrations.v1.ApproveRegistrationRequest
+	6,  // 7: convene.registrations.v1.RegistrationService.RejectRegistration:input_type -> convene.registrations.v1.RejectRegistrationRequest
+	7,  // 8: convene.registrations.v1.RegistrationService.CheckInRegistration:input_type -> convene.registrations.v1.CheckInRegistrationRequest
+	8,  // 9: convene.registrations.v1.RegistrationService.GetRegistrationStats:input_type -> convene.registrations.v1.GetRegistrationStatsRequest
+	9,  // 10: convene.registrations.v1.RegistrationService.ExportRegistrations:input_type -> convene.registrations.v1.ExportRegistrationsRequest
+	10, // 11: convene.registrations.v1.RegistrationService.CreateRegistration:output_type -> convene.registrations.v1.Registration
+	10, // 12: convene.registrations.v1.RegistrationService.GetRegistration:output_type -> convene.registrations.v1.Registration
+	3,  // 13: convene.registrations.v1.RegistrationService.ListRegistrations:output_type -> convene.registrations.v1.ListRegistrationsResponse
+	10, // 14: convene.registrations.v1.RegistrationService.CancelRegistration:output_type -> convene.registrations.v1.Registration
+	10, // 15: convene.registrations.v1.RegistrationService.ApproveRegistration:output_type -> convene.registrations.v1.Registration
+	10, // 16: convene.registrations.v1.RegistrationService.RejectRegistration:output_type -> convene.registrations.v1.Registration
+	10, // 17: convene.registrations.v1.RegistrationService.CheckInRegistration:output_type -> convene.registrations.v1.Registration
+	11, // 18: convene.registrations.v1.RegistrationService.GetRegistrationStats:output_type -> convene.registrations.v1.RegistrationStats
+	12, // 19: convene.registrations.v1.RegistrationService.ExportRegistrations:output_type -> google.api.HttpBody
+	11, // [11:20] is the sub-list for method output_type
+	2,  // [2:11] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_convene_registrations_v1_registration_service_proto_init() }
@@ -431,7 +760,7 @@ func file_convene_registrations_v1_registration_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_registrations_v1_registration_service_proto_rawDesc), len(file_convene_registrations_v1_registration_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

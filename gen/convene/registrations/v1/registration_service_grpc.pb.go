@@ -8,6 +8,7 @@ package registrationsv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -19,10 +20,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistrationService_CreateRegistration_FullMethodName = "/convene.registrations.v1.RegistrationService/CreateRegistration"
-	RegistrationService_GetRegistration_FullMethodName    = "/convene.registrations.v1.RegistrationService/GetRegistration"
-	RegistrationService_ListRegistrations_FullMethodName  = "/convene.registrations.v1.RegistrationService/ListRegistrations"
-	RegistrationService_CancelRegistration_FullMethodName = "/convene.registrations.v1.RegistrationService/CancelRegistration"
+	RegistrationService_CreateRegistration_FullMethodName   = "/convene.registrations.v1.RegistrationService/CreateRegistration"
+	RegistrationService_GetRegistration_FullMethodName      = "/convene.registrations.v1.RegistrationService/GetRegistration"
+	RegistrationService_ListRegistrations_FullMethodName    = "/convene.registrations.v1.RegistrationService/ListRegistrations"
+	RegistrationService_CancelRegistration_FullMethodName   = "/convene.registrations.v1.RegistrationService/CancelRegistration"
+	RegistrationService_ApproveRegistration_FullMethodName  = "/convene.registrations.v1.RegistrationService/ApproveRegistration"
+	RegistrationService_RejectRegistration_FullMethodName   = "/convene.registrations.v1.RegistrationService/RejectRegistration"
+	RegistrationService_CheckInRegistration_FullMethodName  = "/convene.registrations.v1.RegistrationService/CheckInRegistration"
+	RegistrationService_GetRegistrationStats_FullMethodName = "/convene.registrations.v1.RegistrationService/GetRegistrationStats"
+	RegistrationService_ExportRegistrations_FullMethodName  = "/convene.registrations.v1.RegistrationService/ExportRegistrations"
 )
 
 // RegistrationServiceClient is the client API for RegistrationService service.
@@ -39,8 +45,24 @@ type RegistrationServiceClient interface {
 	GetRegistration(ctx context.Context, in *GetRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
 	// Lists an event's registrations, oldest first.
 	ListRegistrations(ctx context.Context, in *ListRegistrationsRequest, opts ...grpc.CallOption) (*ListRegistrationsResponse, error)
-	// Cancels a registration.
+	// Cancels a PENDING_APPROVAL, CONFIRMED or WAITLISTED registration. A
+	// seat it frees goes to the oldest waiting registration that fits.
 	CancelRegistration(ctx context.Context, in *CancelRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	// Approves a PENDING_APPROVAL registration: CONFIRMED when a seat is
+	// free, else WAITLISTED (or FAILED_PRECONDITION when the event keeps no
+	// waiting list).
+	ApproveRegistration(ctx context.Context, in *ApproveRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	// Rejects a PENDING_APPROVAL, WAITLISTED or CONFIRMED registration, with a
+	// reason. A seat it frees goes to the oldest waiting registration that fits.
+	RejectRegistration(ctx context.Context, in *RejectRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	// Records that a CONFIRMED participant arrived; once only.
+	CheckInRegistration(ctx context.Context, in *CheckInRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	// Gets an event's registration counters and the seats left.
+	GetRegistrationStats(ctx context.Context, in *GetRegistrationStatsRequest, opts ...grpc.CallOption) (*RegistrationStats, error)
+	// Exports an event's registrations as CSV (text/csv, UTF-8, a header row),
+	// in chunks. Cells that a spreadsheet would run as formulas are
+	// neutralised with a leading apostrophe.
+	ExportRegistrations(ctx context.Context, in *ExportRegistrationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type registrationServiceClient struct {
@@ -91,6 +113,65 @@ func (c *registrationServiceClient) CancelRegistration(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *registrationServiceClient) ApproveRegistration(ctx context.Context, in *ApproveRegistrationRequest, opts ...grpc.CallOption) (*Registration, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Registration)
+	err := c.cc.Invoke(ctx, RegistrationService_ApproveRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registrationServiceClient) RejectRegistration(ctx context.Context, in *RejectRegistrationRequest, opts ...grpc.CallOption) (*Registration, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Registration)
+	err := c.cc.Invoke(ctx, RegistrationService_RejectRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registrationServiceClient) CheckInRegistration(ctx context.Context, in *CheckInRegistrationRequest, opts ...grpc.CallOption) (*Registration, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Registration)
+	err := c.cc.Invoke(ctx, RegistrationService_CheckInRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registrationServiceClient) GetRegistrationStats(ctx context.Context, in *GetRegistrationStatsRequest, opts ...grpc.CallOption) (*RegistrationStats, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegistrationStats)
+	err := c.cc.Invoke(ctx, RegistrationService_GetRegistrationStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registrationServiceClient) ExportRegistrations(ctx context.Context, in *ExportRegistrationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RegistrationService_ServiceDesc.Streams[0], RegistrationService_ExportRegistrations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportRegistrationsRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistrationService_ExportRegistrationsClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // RegistrationServiceServer is the server API for RegistrationService service.
 // All implementations must embed UnimplementedRegistrationServiceServer
 // for forward compatibility.
@@ -105,8 +186,24 @@ type RegistrationServiceServer interface {
 	GetRegistration(context.Context, *GetRegistrationRequest) (*Registration, error)
 	// Lists an event's registrations, oldest first.
 	ListRegistrations(context.Context, *ListRegistrationsRequest) (*ListRegistrationsResponse, error)
-	// Cancels a registration.
+	// Cancels a PENDING_APPROVAL, CONFIRMED or WAITLISTED registration. A
+	// seat it frees goes to the oldest waiting registration that fits.
 	CancelRegistration(context.Context, *CancelRegistrationRequest) (*Registration, error)
+	// Approves a PENDING_APPROVAL registration: CONFIRMED when a seat is
+	// free, else WAITLISTED (or FAILED_PRECONDITION when the event keeps no
+	// waiting list).
+	ApproveRegistration(context.Context, *ApproveRegistrationRequest) (*Registration, error)
+	// Rejects a PENDING_APPROVAL, WAITLISTED or CONFIRMED registration, with a
+	// reason. A seat it frees goes to the oldest waiting registration that fits.
+	RejectRegistration(context.Context, *RejectRegistrationRequest) (*Registration, error)
+	// Records that a CONFIRMED participant arrived; once only.
+	CheckInRegistration(context.Context, *CheckInRegistrationRequest) (*Registration, error)
+	// Gets an event's registration counters and the seats left.
+	GetRegistrationStats(context.Context, *GetRegistrationStatsRequest) (*RegistrationStats, error)
+	// Exports an event's registrations as CSV (text/csv, UTF-8, a header row),
+	// in chunks. Cells that a spreadsheet would run as formulas are
+	// neutralised with a leading apostrophe.
+	ExportRegistrations(*ExportRegistrationsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedRegistrationServiceServer()
 }
 
@@ -128,6 +225,21 @@ func (UnimplementedRegistrationServiceServer) ListRegistrations(context.Context,
 }
 func (UnimplementedRegistrationServiceServer) CancelRegistration(context.Context, *CancelRegistrationRequest) (*Registration, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelRegistration not implemented")
+}
+func (UnimplementedRegistrationServiceServer) ApproveRegistration(context.Context, *ApproveRegistrationRequest) (*Registration, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveRegistration not implemented")
+}
+func (UnimplementedRegistrationServiceServer) RejectRegistration(context.Context, *RejectRegistrationRequest) (*Registration, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectRegistration not implemented")
+}
+func (UnimplementedRegistrationServiceServer) CheckInRegistration(context.Context, *CheckInRegistrationRequest) (*Registration, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckInRegistration not implemented")
+}
+func (UnimplementedRegistrationServiceServer) GetRegistrationStats(context.Context, *GetRegistrationStatsRequest) (*RegistrationStats, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRegistrationStats not implemented")
+}
+func (UnimplementedRegistrationServiceServer) ExportRegistrations(*ExportRegistrationsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method ExportRegistrations not implemented")
 }
 func (UnimplementedRegistrationServiceServer) mustEmbedUnimplementedRegistrationServiceServer() {}
 func (UnimplementedRegistrationServiceServer) testEmbeddedByValue()                             {}
@@ -222,6 +334,89 @@ func _RegistrationService_CancelRegistration_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistrationService_ApproveRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistrationServiceServer).ApproveRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistrationService_ApproveRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistrationServiceServer).ApproveRegistration(ctx, req.(*ApproveRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistrationService_RejectRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistrationServiceServer).RejectRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistrationService_RejectRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistrationServiceServer).RejectRegistration(ctx, req.(*RejectRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistrationService_CheckInRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckInRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistrationServiceServer).CheckInRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistrationService_CheckInRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistrationServiceServer).CheckInRegistration(ctx, req.(*CheckInRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistrationService_GetRegistrationStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRegistrationStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistrationServiceServer).GetRegistrationStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistrationService_GetRegistrationStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistrationServiceServer).GetRegistrationStats(ctx, req.(*GetRegistrationStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistrationService_ExportRegistrations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportRegistrationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RegistrationServiceServer).ExportRegistrations(m, &grpc.GenericServerStream[ExportRegistrationsRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistrationService_ExportRegistrationsServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // RegistrationService_ServiceDesc is the grpc.ServiceDesc for RegistrationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -245,7 +440,29 @@ var RegistrationService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "CancelRegistration",
 			Handler:    _RegistrationService_CancelRegistration_Handler,
 		},
+		{
+			MethodName: "ApproveRegistration",
+			Handler:    _RegistrationService_ApproveRegistration_Handler,
+		},
+		{
+			MethodName: "RejectRegistration",
+			Handler:    _RegistrationService_RejectRegistration_Handler,
+		},
+		{
+			MethodName: "CheckInRegistration",
+			Handler:    _RegistrationService_CheckInRegistration_Handler,
+		},
+		{
+			MethodName: "GetRegistrationStats",
+			Handler:    _RegistrationService_GetRegistrationStats_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportRegistrations",
+			Handler:       _RegistrationService_ExportRegistrations_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "convene/registrations/v1/registration_service.proto",
 }
