@@ -5,6 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+buf=${BUF:-$root/bin/buf}
 
 base=main
 if ! git rev-parse --verify -q "$base^{commit}" >/dev/null; then
@@ -21,6 +22,10 @@ trap 'rm -rf "$tmp"' EXIT
 git archive "$base" proto buf.yaml | tar -x -C "$tmp"
 mkdir -p "$tmp/third_party"
 cp -r third_party/proto "$tmp/third_party/proto"
-buf build "$tmp" -o "$tmp/base.binpb"
-buf breaking --against "$tmp/base.binpb"
+# Compare image to image: the workspace has two modules, which buf would
+# otherwise compare one by one against a single image. The third-party files
+# are the same on both sides, so only our contracts can differ.
+"$buf" build "$tmp" -o "$tmp/base.binpb"
+"$buf" build -o "$tmp/head.binpb"
+"$buf" breaking "$tmp/head.binpb" --against "$tmp/base.binpb" --config buf.yaml
 echo "buf breaking: no breaking change against $base ($(git rev-parse --short "$base"))"
