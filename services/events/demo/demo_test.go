@@ -77,7 +77,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.New(db)
+	st, err := boltstore.New(db, time.Now)
 	if err != nil {
 		db.Close()
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)
-	svc := service.New(st, v, func() time.Time { return now })
+	svc := service.New(st, v, func() time.Time { return now }, nil)
 
 	n, err := demo.Load(ctx, svc, v)
 	if err != nil {
@@ -121,6 +121,7 @@ func TestLoad(t *testing.T) {
 		}
 		content := proto.CloneOf(got)
 		content.State, content.Etag, content.CreateTime, content.UpdateTime, content.PublishTime = 0, "", nil, nil, nil
+		content.Revision = 0
 		if !proto.Equal(content, want) {
 			t.Errorf("stored %s = %v, want the demo data %v", got.GetName(), content, want)
 		}

@@ -367,7 +367,10 @@ type Event struct {
 	PublishTime *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=publish_time,json=publishTime,proto3" json:"publish_time,omitempty"`
 	// A checksum of the stored event (AIP-154). Send it back on a write to make
 	// the write conditional: a stale etag is rejected with ABORTED.
-	Etag          string `protobuf:"bytes,28,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,28,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How many times the event has changed since it was created (1 at
+	// creation); rises with every write.
+	Revision      int64 `protobuf:"varint,29,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -596,6 +599,13 @@ func (x *Event) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Event) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // A place.
@@ -940,7 +950,7 @@ var File_convene_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_convene_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dconvene/events/v1/event.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x0e\n" +
+	"\x1dconvene/events/v1/event.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x0f\n" +
 	"\x05Event\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12#\n" +
 	"\x05title\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12:\n" +
@@ -976,7 +986,8 @@ const file_convene_events_v1_event_proto_rawDesc = "" +
 	"\vupdate_time\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12B\n" +
 	"\fpublish_time\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vpublishTime\x12\x12\n" +
-	"\x04etag\x18\x1c \x01(\tR\x04etag\x1aa\n" +
+	"\x04etag\x18\x1c \x01(\tR\x04etag\x12\x1f\n" +
+	"\brevision\x18\x1d \x01(\x03B\x03\xe0A\x03R\brevision\x1aa\n" +
 	"\x11TranslationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
 	"\x05value\x18\x02 \x01(\v2 .convene.events.v1.LocalizedTextR\x05value:\x028\x01:\xc6\x01\xeaA2\n" +

@@ -13,6 +13,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -24,6 +25,71 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// What happened.
+type EventChange_Type int32
+
+const (
+	// Not used.
+	EventChange_TYPE_UNSPECIFIED EventChange_Type = 0
+	// The event was created.
+	EventChange_TYPE_CREATED EventChange_Type = 1
+	// Its fields were updated.
+	EventChange_TYPE_UPDATED EventChange_Type = 2
+	// It was published.
+	EventChange_TYPE_PUBLISHED EventChange_Type = 3
+	// It was cancelled.
+	EventChange_TYPE_CANCELLED EventChange_Type = 4
+	// It was deleted; `event` holds only its name and last revision.
+	EventChange_TYPE_DELETED EventChange_Type = 5
+)
+
+// Enum value maps for EventChange_Type.
+var (
+	EventChange_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "TYPE_CREATED",
+		2: "TYPE_UPDATED",
+		3: "TYPE_PUBLISHED",
+		4: "TYPE_CANCELLED",
+		5: "TYPE_DELETED",
+	}
+	EventChange_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"TYPE_CREATED":     1,
+		"TYPE_UPDATED":     2,
+		"TYPE_PUBLISHED":   3,
+		"TYPE_CANCELLED":   4,
+		"TYPE_DELETED":     5,
+	}
+)
+
+func (x EventChange_Type) Enum() *EventChange_Type {
+	p := new(EventChange_Type)
+	*p = x
+	return p
+}
+
+func (x EventChange_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventChange_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_convene_events_v1_event_service_proto_enumTypes[0].Descriptor()
+}
+
+func (EventChange_Type) Type() protoreflect.EnumType {
+	return &file_convene_events_v1_event_service_proto_enumTypes[0]
+}
+
+func (x EventChange_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventChange_Type.Descriptor instead.
+func (EventChange_Type) EnumDescriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{9, 0}
+}
 
 // Request for GetEvent.
 type GetEventRequest struct {
@@ -166,9 +232,12 @@ type ListEventsResponse struct {
 	// A token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// How many events match the filter in all.
-	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// The sequence number of the last change included in this list: watch
+	// changes after it to follow on from the list.
+	ChangeSequence int64 `protobuf:"varint,4,opt,name=change_sequence,json=changeSequence,proto3" json:"change_sequence,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListEventsResponse) Reset() {
@@ -218,6 +287,13 @@ func (x *ListEventsResponse) GetNextPageToken() string {
 func (x *ListEventsResponse) GetTotalSize() int32 {
 	if x != nil {
 		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListEventsResponse) GetChangeSequence() int64 {
+	if x != nil {
+		return x.ChangeSequence
 	}
 	return 0
 }
@@ -520,11 +596,131 @@ func (x *CancelEventRequest) GetReason() string {
 	return ""
 }
 
+// Request for WatchEventChanges.
+type WatchEventChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Send the changes with a sequence number above this one; 0 for all that
+	// are kept.
+	AfterSequence int64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventChangesRequest) Reset() {
+	*x = WatchEventChangesRequest{}
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventChangesRequest) ProtoMessage() {}
+
+func (x *WatchEventChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventChangesRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventChangesRequest) Descriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WatchEventChangesRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+// One change of one event.
+type EventChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position of the change in the feed; strictly increasing.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// What happened.
+	Type EventChange_Type `protobuf:"varint,2,opt,name=type,proto3,enum=convene.events.v1.EventChange_Type" json:"type,omitempty"`
+	// The event as it is after the change.
+	Event *Event `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// When the change was made.
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventChange) Reset() {
+	*x = EventChange{}
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventChange) ProtoMessage() {}
+
+func (x *EventChange) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventChange.ProtoReflect.Descriptor instead.
+func (*EventChange) Descriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EventChange) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *EventChange) GetType() EventChange_Type {
+	if x != nil {
+		return x.Type
+	}
+	return EventChange_TYPE_UNSPECIFIED
+}
+
+func (x *EventChange) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *EventChange) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
 var File_convene_events_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"%convene/events/v1/event_service.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"g\n" +
+	"%convene/events/v1/event_service.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n" +
 	"\x0fGetEventRequest\x12T\n" +
 	"\x04name\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa8\x01\n" +
@@ -533,12 +729,13 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
 	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\x12\"\n" +
-	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\"\x8d\x01\n" +
+	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\"\xb6\x01\n" +
 	"\x12ListEventsResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.convene.events.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xb5\x01\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x12'\n" +
+	"\x0fchange_sequence\x18\x04 \x01(\x03R\x0echangeSequence\"\xb5\x01\n" +
 	"\x12CreateEventRequest\x123\n" +
 	"\x05event\x18\x01 \x01(\v2\x18.convene.events.v1.EventB\x03\xe0A\x02R\x05event\x12>\n" +
 	"\bevent_id\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^([a-z0-9][a-z0-9-]{0,62})?$R\aeventId\x12*\n" +
@@ -560,7 +757,22 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason2\xa5\x06\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"J\n" +
+	"\x18WatchEventChangesRequest\x12.\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\rafterSequence\"\xcb\x02\n" +
+	"\vEventChange\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x127\n" +
+	"\x04type\x18\x02 \x01(\x0e2#.convene.events.v1.EventChange.TypeR\x04type\x12.\n" +
+	"\x05event\x18\x03 \x01(\v2\x18.convene.events.v1.EventR\x05event\x12;\n" +
+	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"z\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fTYPE_CREATED\x10\x01\x12\x10\n" +
+	"\fTYPE_UPDATED\x10\x02\x12\x12\n" +
+	"\x0eTYPE_PUBLISHED\x10\x03\x12\x12\n" +
+	"\x0eTYPE_CANCELLED\x10\x04\x12\x10\n" +
+	"\fTYPE_DELETED\x10\x052\xab\a\n" +
 	"\fEventService\x12e\n" +
 	"\bGetEvent\x12\".convene.events.v1.GetEventRequest\x1a\x18.convene.events.v1.Event\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=events/*}\x12m\n" +
 	"\n" +
@@ -571,7 +783,8 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\vUpdateEvent\x12%.convene.events.v1.UpdateEventRequest\x1a\x18.convene.events.v1.Event\"(\x82\xd3\xe4\x93\x02\":\x05event2\x19/v1/{event.name=events/*}\x12i\n" +
 	"\vDeleteEvent\x12%.convene.events.v1.DeleteEventRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=events/*}\x12x\n" +
 	"\fPublishEvent\x12&.convene.events.v1.PublishEventRequest\x1a\x18.convene.events.v1.Event\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=events/*}:publish\x12u\n" +
-	"\vCancelEvent\x12%.convene.events.v1.CancelEventRequest\x1a\x18.convene.events.v1.Event\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=events/*}:cancelB\xbc\x01\n" +
+	"\vCancelEvent\x12%.convene.events.v1.CancelEventRequest\x1a\x18.convene.events.v1.Event\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=events/*}:cancel\x12\x83\x01\n" +
+	"\x11WatchEventChanges\x12+.convene.events.v1.WatchEventChangesRequest\x1a\x1e.convene.events.v1.EventChange\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/events:watchChanges0\x01B\xbc\x01\n" +
 	"\x15com.convene.events.v1B\x11EventServiceProtoP\x01Z*convene.dev/gen/convene/events/v1;eventsv1\xa2\x02\x03CEX\xaa\x02\x11Convene.Events.V1\xca\x02\x11Convene\\Events\\V1\xe2\x02\x1dConvene\\Events\\V1\\GPBMetadata\xea\x02\x13Convene::Events::V1b\x06proto3"
 
 var (
@@ -586,44 +799,54 @@ func file_convene_events_v1_event_service_proto_rawDescGZIP() []byte {
 	return file_convene_events_v1_event_service_proto_rawDescData
 }
 
-var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_convene_events_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_convene_events_v1_event_service_proto_goTypes = []any{
-	(*GetEventRequest)(nil),       // 0: convene.events.v1.GetEventRequest
-	(*ListEventsRequest)(nil),     // 1: convene.events.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),    // 2: convene.events.v1.ListEventsResponse
-	(*CreateEventRequest)(nil),    // 3: convene.events.v1.CreateEventRequest
-	(*UpdateEventRequest)(nil),    // 4: convene.events.v1.UpdateEventRequest
-	(*DeleteEventRequest)(nil),    // 5: convene.events.v1.DeleteEventRequest
-	(*PublishEventRequest)(nil),   // 6: convene.events.v1.PublishEventRequest
-	(*CancelEventRequest)(nil),    // 7: convene.events.v1.CancelEventRequest
-	(*Event)(nil),                 // 8: convene.events.v1.Event
-	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 10: google.protobuf.Empty
+	(EventChange_Type)(0),            // 0: convene.events.v1.EventChange.Type
+	(*GetEventRequest)(nil),          // 1: convene.events.v1.GetEventRequest
+	(*ListEventsRequest)(nil),        // 2: convene.events.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),       // 3: convene.events.v1.ListEventsResponse
+	(*CreateEventRequest)(nil),       // 4: convene.events.v1.CreateEventRequest
+	(*UpdateEventRequest)(nil),       // 5: convene.events.v1.UpdateEventRequest
+	(*DeleteEventRequest)(nil),       // 6: convene.events.v1.DeleteEventRequest
+	(*PublishEventRequest)(nil),      // 7: convene.events.v1.PublishEventRequest
+	(*CancelEventRequest)(nil),       // 8: convene.events.v1.CancelEventRequest
+	(*WatchEventChangesRequest)(nil), // 9: convene.events.v1.WatchEventChangesRequest
+	(*EventChange)(nil),              // 10: convene.events.v1.EventChange
+	(*Event)(nil),                    // 11: convene.events.v1.Event
+	(*fieldmaskpb.FieldMask)(nil),    // 12: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),            // 14: google.protobuf.Empty
 }
 var file_convene_events_v1_event_service_proto_depIdxs = []int32{
-	8,  // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
-	8,  // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
-	8,  // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
-	9,  // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 4: convene.events.v1.EventService.GetEvent:input_type -> convene.events.v1.GetEventRequest
-	1,  // 5: convene.events.v1.EventService.ListEvents:input_type -> convene.events.v1.ListEventsRequest
-	3,  // 6: convene.events.v1.EventService.CreateEvent:input_type -> convene.events.v1.CreateEventRequest
-	4,  // 7: convene.events.v1.EventService.UpdateEvent:input_type -> convene.events.v1.UpdateEventRequest
-	5,  // 8: convene.events.v1.EventService.DeleteEvent:input_type -> convene.events.v1.DeleteEventRequest
-	6,  // 9: convene.events.v1.EventService.PublishEvent:input_type -> convene.events.v1.PublishEventRequest
-	7,  // 10: convene.events.v1.EventService.CancelEvent:input_type -> convene.events.v1.CancelEventRequest
-	8,  // 11: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
-	2,  // 12: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
-	8,  // 13: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
-	8,  // 14: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
-	10, // 15: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
-	8,  // 16: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
-	8,  // 17: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	11, // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
+	11, // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
+	11, // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
+	12, // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 4: convene.events.v1.EventChange.type:type_name -> convene.events.v1.EventChange.Type
+	11, // 5: convene.events.v1.EventChange.event:type_name -> convene.events.v1.Event
+	13, // 6: convene.events.v1.EventChange.change_time:type_name -> google.protobuf.Timestamp
+	1,  // 7: convene.events.v1.EventService.GetEvent:input_type -> convene.events.v1.GetEventRequest
+	2,  // 8: convene.events.v1.EventService.ListEvents:input_type -> convene.events.v1.ListEventsRequest
+	4,  // 9: convene.events.v1.EventService.CreateEvent:input_type -> convene.events.v1.CreateEventRequest
+	5,  // 10: convene.events.v1.EventService.UpdateEvent:input_type -> convene.events.v1.UpdateEventRequest
+	6,  // 11: convene.events.v1.EventService.DeleteEvent:input_type -> convene.events.v1.DeleteEventRequest
+	7,  // 12: convene.events.v1.EventService.PublishEvent:input_type -> convene.events.v1.PublishEventRequest
+	8,  // 13: convene.events.v1.EventService.CancelEvent:input_type -> convene.events.v1.CancelEventRequest
+	9,  // 14: convene.events.v1.EventService.WatchEventChanges:input_type -> convene.events.v1.WatchEventChangesRequest
+	11, // 15: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
+	3,  // 16: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
+	11, // 17: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
+	11, // 18: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
+	14, // 19: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
+	11, // 20: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
+	11, // 21: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
+	10, // 22: convene.events.v1.EventService.WatchEventChanges:output_type -> convene.events.v1.EventChange
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_convene_events_v1_event_service_proto_init() }
@@ -637,13 +860,14 @@ func file_convene_events_v1_event_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_events_v1_event_service_proto_rawDesc), len(file_convene_events_v1_event_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      1,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_convene_events_v1_event_service_proto_goTypes,
 		DependencyIndexes: file_convene_events_v1_event_service_proto_depIdxs,
+		EnumInfos:         file_convene_events_v1_event_service_proto_enumTypes,
 		MessageInfos:      file_convene_events_v1_event_service_proto_msgTypes,
 	}.Build()
 	File_convene_events_v1_event_service_proto = out.File

@@ -20,13 +20,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EventService_GetEvent_FullMethodName     = "/convene.events.v1.EventService/GetEvent"
-	EventService_ListEvents_FullMethodName   = "/convene.events.v1.EventService/ListEvents"
-	EventService_CreateEvent_FullMethodName  = "/convene.events.v1.EventService/CreateEvent"
-	EventService_UpdateEvent_FullMethodName  = "/convene.events.v1.EventService/UpdateEvent"
-	EventService_DeleteEvent_FullMethodName  = "/convene.events.v1.EventService/DeleteEvent"
-	EventService_PublishEvent_FullMethodName = "/convene.events.v1.EventService/PublishEvent"
-	EventService_CancelEvent_FullMethodName  = "/convene.events.v1.EventService/CancelEvent"
+	EventService_GetEvent_FullMethodName          = "/convene.events.v1.EventService/GetEvent"
+	EventService_ListEvents_FullMethodName        = "/convene.events.v1.EventService/ListEvents"
+	EventService_CreateEvent_FullMethodName       = "/convene.events.v1.EventService/CreateEvent"
+	EventService_UpdateEvent_FullMethodName       = "/convene.events.v1.EventService/UpdateEvent"
+	EventService_DeleteEvent_FullMethodName       = "/convene.events.v1.EventService/DeleteEvent"
+	EventService_PublishEvent_FullMethodName      = "/convene.events.v1.EventService/PublishEvent"
+	EventService_CancelEvent_FullMethodName       = "/convene.events.v1.EventService/CancelEvent"
+	EventService_WatchEventChanges_FullMethodName = "/convene.events.v1.EventService/WatchEventChanges"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -52,6 +53,12 @@ type EventServiceClient interface {
 	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*Event, error)
 	// Cancels a DRAFT or PUBLISHED event.
 	CancelEvent(ctx context.Context, in *CancelEventRequest, opts ...grpc.CallOption) (*Event, error)
+	// Streams every change of every event after a sequence number, then
+	// follows live. Each change carries the whole event as it is after the
+	// change. Over HTTP it is newline-delimited JSON, one {"result": change}
+	// per line. A sequence that has been compacted away is OUT_OF_RANGE: list
+	// the events again and watch from the list's change_sequence.
+	WatchEventChanges(ctx context.Context, in *WatchEventChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventChange], error)
 }
 
 type eventServiceClient struct {
@@ -132,6 +139,25 @@ func (c *eventServiceClient) CancelEvent(ctx context.Context, in *CancelEventReq
 	return out, nil
 }
 
+func (c *eventServiceClient) WatchEventChanges(ctx context.Context, in *WatchEventChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventChange], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[0], EventService_WatchEventChanges_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventChangesRequest, EventChange]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_WatchEventChangesClient = grpc.ServerStreamingClient[EventChange]
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
@@ -155,6 +181,12 @@ type EventServiceServer interface {
 	PublishEvent(context.Context, *PublishEventRequest) (*Event, error)
 	// Cancels a DRAFT or PUBLISHED event.
 	CancelEvent(context.Context, *CancelEventRequest) (*Event, error)
+	// Streams every change of every event after a sequence number, then
+	// follows live. Each change carries the whole event as it is after the
+	// change. Over HTTP it is newline-delimited JSON, one {"result": change}
+	// per line. A sequence that has been compacted away is OUT_OF_RANGE: list
+	// the events again and watch from the list's change_sequence.
+	WatchEventChanges(*WatchEventChangesRequest, grpc.ServerStreamingServer[EventChange]) error
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -185,6 +217,9 @@ func (UnimplementedEventServiceServer) PublishEvent(context.Context, *PublishEve
 }
 func (UnimplementedEventServiceServer) CancelEvent(context.Context, *CancelEventRequest) (*Event, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelEvent not implemented")
+}
+func (UnimplementedEventServiceServer) WatchEventChanges(*WatchEventChangesRequest, grpc.ServerStreamingServer[EventChange]) error {
+	return status.Error(codes.Unimplemented, "method WatchEventChanges not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -333,6 +368,17 @@ func _EventService_CancelEvent_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_WatchEventChanges_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventChangesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EventServiceServer).WatchEventChanges(m, &grpc.GenericServerStream[WatchEventChangesRequest, EventChange]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_WatchEventChangesServer = grpc.ServerStreamingServer[EventChange]
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -369,6 +415,12 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _EventService_CancelEvent_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchEventChanges",
+			Handler:       _EventService_WatchEventChanges_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "convene/events/v1/event_service.proto",
 }

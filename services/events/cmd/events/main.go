@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,11 +29,13 @@ type Config struct {
 	DBPath    string
 	LoadDemo  bool
 	LogFormat string
+	// ChangeRetention is how long the change feed keeps a change.
+	ChangeRetention time.Duration
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
-	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db"}
+	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour}
 }
 
 func main() {
@@ -51,8 +54,12 @@ func run(args []string) error {
 	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
 	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
+	}
+	if cfg.ChangeRetention <= 0 {
+		return fmt.Errorf("-change-retention must be positive, got %s", cfg.ChangeRetention)
 	}
 	log, err := logs.New(os.Stderr, cfg.LogFormat, "events")
 	if err != nil {
@@ -65,7 +72,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := boltstore.New(db)
+	st, err := boltstore.New(db, time.Now)
 	if err != nil {
 		db.Close()
 		return err
@@ -76,7 +83,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(st, v, time.Now)
+	svc := service.New(st, v, time.Now, ctx.Done())
 	if cfg.LoadDemo {
 		n, err := demo.Load(ctx, svc, v)
 		if err != nil {
@@ -90,5 +97,27 @@ func run(args []string) error {
 		return err
 	}
 	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc)
+	go compactLoop(ctx, log, st, cfg.ChangeRetention)
 	return srv.Run(ctx)
+}
+
+// compactLoop removes changes older than retention from the feed, at start
+// and then every tenth of the retention (at least every hour, at most
+// ten times a second).
+func compactLoop(ctx context.Context, log *slog.Logger, st *boltstore.Store, retention time.Duration) {
+	every := min(max(retention/10, 100*time.Millisecond), time.Hour)
+	for {
+		n, err := st.Compact(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil:
+			log.Error("compact change feed", "err", err)
+		case n > 0:
+			log.Info("compacted change feed", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }

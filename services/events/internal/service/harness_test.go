@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.New(db)
+	st, err := boltstore.New(db, time.Now)
 	if err != nil {
 		db.Close()
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func newEnv(t *testing.T) *env {
 			recovery.UnaryServerInterceptor(recoverOpt),
 		),
 	)
-	eventsv1.RegisterEventServiceServer(srv, service.New(st, v, clk.Now))
+	eventsv1.RegisterEventServiceServer(srv, service.New(st, v, clk.Now, nil))
 	lis := bufconn.Listen(1 << 20)
 	go srv.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
@@ -173,6 +173,7 @@ func withoutServerFields(ev *eventsv1.Event) *eventsv1.Event {
 	c := proto.CloneOf(ev)
 	c.Name, c.State, c.CancelReason, c.Etag = "", 0, "", ""
 	c.CreateTime, c.UpdateTime, c.PublishTime = nil, nil, nil
+	c.Revision = 0
 	return c
 }
 

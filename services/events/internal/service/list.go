@@ -34,7 +34,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 		return nil, err
 	}
 
-	all, err := s.store.List(ctx)
+	all, seq, err := s.store.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 		}
 	}
 	end := min(start+size, len(matched))
-	resp := &eventsv1.ListEventsResponse{TotalSize: int32(len(matched))}
+	resp := &eventsv1.ListEventsResponse{TotalSize: int32(len(matched)), ChangeSequence: seq}
 	for _, k := range matched[start:end] {
 		resp.Events = append(resp.Events, proto.CloneOf(k.ev))
 	}

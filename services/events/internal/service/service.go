@@ -27,15 +27,17 @@ type Service struct {
 	store     store.Store
 	validator *validate.Validator
 	now       func() time.Time
+	stop      <-chan struct{}
 }
 
-// New returns a Service. now is time.Now outside tests.
-func New(s store.Store, v *validate.Validator, now func() time.Time) *Service {
-	return &Service{store: s, validator: v, now: now}
+// New returns a Service. now is time.Now outside tests; when stop is closed
+// (the process is shutting down) open WatchEventChanges streams end.
+func New(s store.Store, v *validate.Validator, now func() time.Time, stop <-chan struct{}) *Service {
+	return &Service{store: s, validator: v, now: now, stop: stop}
 }
 
 // Fields of Event that only the server sets.
-var outputOnly = []string{"name", "state", "cancel_reason", "create_time", "update_time", "publish_time", "etag"}
+var outputOnly = []string{"name", "state", "cancel_reason", "create_time", "update_time", "publish_time", "etag", "revision"}
 
 // Fields that UpdateEvent writes when the mask is empty.
 var writable = []string{
@@ -78,6 +80,7 @@ func (s *Service) CreateEvent(ctx context.Context, req *eventsv1.CreateEventRequ
 	ev.State = eventsv1.EventState_EVENT_STATE_DRAFT
 	ev.CancelReason = ""
 	ev.CreateTime, ev.UpdateTime, ev.PublishTime = now, now, nil
+	ev.Revision = 1
 	ev.Etag = etag.Of(ev)
 	stored, _, err := s.store.Create(ctx, id, req.GetRequestId(), ev)
 	if err != nil {
@@ -99,7 +102,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *eventsv1.UpdateEventRequ
 	if err != nil {
 		return nil, err
 	}
-	ev, err := s.store.Update(ctx, parseName(patch.GetName()), func(ev *eventsv1.Event) error {
+	ev, err := s.store.Update(ctx, parseName(patch.GetName()), eventsv1.EventChange_TYPE_UPDATED, func(ev *eventsv1.Event) error {
 		if err := checkEtag(patch.GetEtag(), ev); err != nil {
 			return err
 		}
@@ -129,7 +132,7 @@ func (s *Service) DeleteEvent(ctx context.Context, req *eventsv1.DeleteEventRequ
 
 // PublishEvent implements EventServiceServer.
 func (s *Service) PublishEvent(ctx context.Context, req *eventsv1.PublishEventRequest) (*eventsv1.Event, error) {
-	ev, err := s.store.Update(ctx, parseName(req.GetName()), func(ev *eventsv1.Event) error {
+	ev, err := s.store.Update(ctx, parseName(req.GetName()), eventsv1.EventChange_TYPE_PUBLISHED, func(ev *eventsv1.Event) error {
 		if err := checkEtag(req.GetEtag(), ev); err != nil {
 			return err
 		}
@@ -151,7 +154,7 @@ func (s *Service) PublishEvent(ctx context.Context, req *eventsv1.PublishEventRe
 
 // CancelEvent implements EventServiceServer.
 func (s *Service) CancelEvent(ctx context.Context, req *eventsv1.CancelEventRequest) (*eventsv1.Event, error) {
-	ev, err := s.store.Update(ctx, parseName(req.GetName()), func(ev *eventsv1.Event) error {
+	ev, err := s.store.Update(ctx, parseName(req.GetName()), eventsv1.EventChange_TYPE_CANCELLED, func(ev *eventsv1.Event) error {
 		if err := checkEtag(req.GetEtag(), ev); err != nil {
 			return err
 		}
@@ -167,8 +170,9 @@ func (s *Service) CancelEvent(ctx context.Context, req *eventsv1.CancelEventRequ
 	return ev, eventErr(err, req.GetName())
 }
 
-// touch stamps a changed event with its update time and new etag.
+// touch stamps a changed event with its revision, update time and new etag.
 func (s *Service) touch(ev *eventsv1.Event) {
+	ev.Revision++
 	ev.UpdateTime = timestamppb.New(s.now())
 	ev.Etag = etag.Of(ev)
 }

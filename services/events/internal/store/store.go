@@ -1,35 +1,54 @@
-// Package store defines where the events service keeps its events.
+// Package store defines where the events service keeps its events and the
+// feed of their changes.
 //
 // Errors are the errdefs sentinels: ErrNotFound for an unknown id,
-// ErrAlreadyExists for an id taken, and whatever an update function returns.
+// ErrAlreadyExists for an id taken, ErrOutOfRange for a part of the feed
+// that was compacted away, and whatever an update function returns.
 package store
 
 import (
 	"context"
+	"time"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 )
 
-// Store holds events by id (the last segment of their resource name).
+// Store holds events by id (the last segment of their resource name). Every
+// write also appends an EventChange to the feed, in the same transaction.
 type Store interface {
 	// Get returns a copy of the event.
 	Get(ctx context.Context, id string) (*eventsv1.Event, error)
 
-	// List returns every event. The events are shared and read-only: the
-	// caller must clone any event it changes or hands out.
-	List(ctx context.Context) ([]*eventsv1.Event, error)
+	// List returns every event and the sequence number of the last change
+	// they include. The events are shared and read-only: the caller must
+	// clone any event it changes or hands out.
+	List(ctx context.Context) (events []*eventsv1.Event, sequence int64, err error)
 
 	// Create stores ev under id. When requestID is not empty and a previous
 	// Create carried the same requestID, that call's event is returned with
 	// created false and nothing is written.
 	Create(ctx context.Context, id, requestID string, ev *eventsv1.Event) (stored *eventsv1.Event, created bool, err error)
 
-	// Update reads the event, lets fn change it, and writes the result, in
-	// one transaction. If fn returns an error nothing is written.
-	Update(ctx context.Context, id string, fn func(*eventsv1.Event) error) (*eventsv1.Event, error)
+	// Update reads the event, lets fn change it, and writes the result with
+	// a change of type typ, in one transaction. If fn returns an error
+	// nothing is written.
+	Update(ctx context.Context, id string, typ eventsv1.EventChange_Type, fn func(*eventsv1.Event) error) (*eventsv1.Event, error)
 
 	// Delete removes the event if check, given the stored event, returns nil.
 	Delete(ctx context.Context, id string, check func(*eventsv1.Event) error) error
+
+	// Changes returns up to limit changes with a sequence number above
+	// after, oldest first. If changes above after were compacted away it
+	// returns ErrOutOfRange.
+	Changes(ctx context.Context, after int64, limit int) ([]*eventsv1.EventChange, error)
+
+	// Wait returns a channel that is closed once the feed has a change with
+	// a sequence number above after.
+	Wait(after int64) <-chan struct{}
+
+	// Compact removes the changes made before the given time, and returns
+	// how many it removed. The newest change is always kept.
+	Compact(ctx context.Context, before time.Time) (int, error)
 
 	// Close releases the store.
 	Close() error

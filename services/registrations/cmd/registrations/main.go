@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
@@ -21,6 +22,7 @@ import (
 	"convene.dev/platform/logs"
 	"convene.dev/platform/validate"
 	"convene.dev/services/registrations/internal/eventsclient"
+	"convene.dev/services/registrations/internal/follower"
 	"convene.dev/services/registrations/internal/service"
 	"convene.dev/services/registrations/internal/store/boltstore"
 )
@@ -95,6 +97,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, eventsclient.New(conn), time.Now))
+	svc := service.New(st, eventsclient.New(conn), time.Now)
+	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), svc)
+
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedDone := make(chan struct{})
+	go func() {
+		defer close(feedDone)
+		follower.New(eventsv1.NewEventServiceClient(conn), svc, st, log).Run(feedCtx)
+	}()
+	defer func() { stopFeed(); <-feedDone }() // the follower writes to the store: stop it before the store closes
 	return srv.Run(ctx)
 }

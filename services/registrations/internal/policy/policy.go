@@ -75,24 +75,53 @@ func NoSeat(p *eventsv1.RegistrationPolicy, reg *registrationsv1.Registration, c
 }
 
 // Admit sets the state of a new registration: PENDING_APPROVAL when the
-// event requires approval; otherwise CONFIRMED when a seat is free, else
-// WAITLISTED when the event keeps a waiting list. With no seat and no
-// waiting list it returns a FAILED_PRECONDITION error.
+// event requires approval, otherwise as Place decides.
 func Admit(ev *eventsv1.Event, reg *registrationsv1.Registration, counts *store.Counts) error {
-	p := ev.GetRegistrationPolicy()
-	if p.GetRequiresApproval() {
+	if ev.GetRegistrationPolicy().GetRequiresApproval() {
 		reg.State = registrationsv1.RegistrationState_REGISTRATION_STATE_PENDING_APPROVAL
 		return nil
 	}
+	return Place(ev.GetName(), ev.GetRegistrationPolicy(), reg, counts)
+}
+
+// Place gives a registration a seat (CONFIRMED) when one is free, else a
+// place on the waiting list (WAITLISTED, with the reason) when the event
+// keeps one; with neither it returns a FAILED_PRECONDITION error whose
+// reason says what is full.
+func Place(event string, p *eventsv1.RegistrationPolicy, reg *registrationsv1.Registration, counts *store.Counts) error {
 	reason := NoSeat(p, reg, counts)
 	switch {
 	case reason == "":
-		reg.State = confirmed
+		reg.State, reg.StateReason = confirmed, ""
 	case p.GetWaitlistEnabled():
 		reg.State = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 		reg.StateReason = reason
 	default:
-		return errdefs.Newf(errdefs.ErrFailedPrecondition, reason, "%s has no seat left (%s) and no waiting list", ev.GetName(), reason)
+		return errdefs.Newf(errdefs.ErrFailedPrecondition, reason, "%s has no seat left (%s) and no waiting list", event, reason)
 	}
 	return nil
+}
+
+// Promote gives free seats to WAITLISTED registrations, oldest first, each
+// that fits (a registration held back by its country's quota or the
+// in-person seats does not block a younger one that fits). touch stamps a
+// promoted registration before it is written. It stops as soon as the
+// event's capacity is reached. Run it in the transaction of every change
+// that may free a seat.
+func Promote(ev *eventsv1.Event, tx store.Tx, touch func(*registrationsv1.Registration)) error {
+	p := ev.GetRegistrationPolicy()
+	return tx.Waitlist(func(reg *registrationsv1.Registration) (bool, error) {
+		switch NoSeat(p, reg, tx.Counts()) {
+		case "EVENT_FULL":
+			return false, nil
+		case "":
+			reg.State = confirmed
+			reg.StateReason = "PROMOTED_FROM_WAITLIST"
+			touch(reg)
+			if err := tx.Put(reg); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/errdefs"
 	"convene.dev/platform/filter"
 	"convene.dev/platform/paging"
 )
@@ -20,14 +21,18 @@ func (s *Service) ListRegistrations(ctx context.Context, req *registrationsv1.Li
 	if err != nil {
 		return nil, err
 	}
-	query := req.GetParent() + "\x00" + req.GetFilter()
+	desc, err := parseOrder(req.GetOrderBy())
+	if err != nil {
+		return nil, err
+	}
+	query := req.GetParent() + "\x00" + req.GetFilter() + "\x00" + req.GetOrderBy()
 	after, err := paging.Decode(req.GetPageToken(), query)
 	if err != nil {
 		return nil, err
 	}
 	eventID := strings.TrimPrefix(req.GetParent(), "events/")
 	// One more than a page tells whether there is a next one.
-	page, total, err := s.store.List(ctx, eventID, after, size+1, match)
+	page, total, err := s.store.List(ctx, eventID, after, size+1, desc, match)
 	if err != nil {
 		return nil, err
 	}
@@ -39,6 +44,18 @@ func (s *Service) ListRegistrations(ctx context.Context, req *registrationsv1.Li
 	}
 	resp.Registrations = page
 	return resp, nil
+}
+
+// parseOrder reads ListRegistrationsRequest.order_by: create_time, oldest
+// first by default.
+func parseOrder(s string) (desc bool, err error) {
+	switch strings.Join(strings.Fields(strings.ToLower(s)), " ") {
+	case "", "create_time", "create_time asc":
+		return false, nil
+	case "create_time desc":
+		return true, nil
+	}
+	return false, errdefs.Violation("order_by", "%q: order by create_time or create_time desc", s)
 }
 
 type predicate func(*registrationsv1.Registration) bool

@@ -1,9 +1,12 @@
-// Package service implements the gRPC RegistrationService.
+// Package service implements the gRPC RegistrationService: the life cycle of
+// a registration (create, approve, reject, cancel, check in), the waiting
+// list, and reading it all back (get, list, stats, CSV export).
 package service
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,10 +42,11 @@ func New(s store.Store, events Events, now func() time.Time) *Service {
 }
 
 const (
-	stateConfirmed  = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
-	stateCancelled  = registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED
 	statePending    = registrationsv1.RegistrationState_REGISTRATION_STATE_PENDING_APPROVAL
+	stateConfirmed  = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
 	stateWaitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
+	stateRejected   = registrationsv1.RegistrationState_REGISTRATION_STATE_REJECTED
+	stateCancelled  = registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED
 )
 
 // splitName splits events/{event}/registrations/{registration}; the request
@@ -55,27 +59,72 @@ func splitName(name string) (eventID, id string) {
 	return parts[1], parts[3]
 }
 
+// eventOf returns the event from the events service. When that service
+// cannot answer and fallback is set, the copy saved with the event's
+// registrations serves instead, so that a participant can cancel and an
+// organiser decide while the events service is down.
+func (s *Service) eventOf(ctx context.Context, eventID string, fallback bool) (*eventsv1.Event, error) {
+	name := "events/" + eventID
+	ev, err := s.events.GetEvent(ctx, name)
+	switch {
+	case err == nil:
+		return ev, nil
+	case errors.Is(err, errdefs.ErrNotFound):
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "EVENT_NOT_FOUND", "event %s does not exist", name)
+	case fallback && errors.Is(err, errdefs.ErrUnavailable):
+		saved, serr := s.store.Event(ctx, eventID)
+		if serr == nil && saved != nil {
+			return saved, nil
+		}
+	}
+	return nil, err
+}
+
+// saved is the part of an event that the registrations service keeps.
+func saved(ev *eventsv1.Event) *eventsv1.Event {
+	return &eventsv1.Event{
+		Name:               ev.GetName(),
+		State:              ev.GetState(),
+		AttendanceMode:     ev.GetAttendanceMode(),
+		StartTime:          ev.GetStartTime(),
+		EndTime:            ev.GetEndTime(),
+		RegistrationPolicy: ev.GetRegistrationPolicy(),
+		UpdateTime:         ev.GetUpdateTime(),
+		Etag:               ev.GetEtag(),
+		Revision:           ev.GetRevision(),
+	}
+}
+
+// touch stamps a changed registration with its update time and new etag.
+func (s *Service) touch(reg *registrationsv1.Registration) {
+	reg.UpdateTime = timestamppb.New(s.now())
+	reg.Etag = etag.Of(reg)
+}
+
 // CreateRegistration implements RegistrationServiceServer.
 func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.CreateRegistrationRequest) (*registrationsv1.Registration, error) {
+	eventID := strings.TrimPrefix(req.GetParent(), "events/")
+	if rid := req.GetRequestId(); rid != "" {
+		// A retry returns the first result, even once the window has closed
+		// or while the events service is down.
+		prev, err := s.store.Request(ctx, rid)
+		if err == nil {
+			if !strings.HasPrefix(prev.GetName(), req.GetParent()+"/") {
+				return nil, errdefs.Newf(errdefs.ErrAlreadyExists, "REQUEST_ID_REUSED", "request_id %s was already used for another event", rid)
+			}
+			return prev, nil
+		}
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return nil, err
+		}
+	}
 	reg := proto.CloneOf(req.GetRegistration())
 	if err := checkParticipant(reg); err != nil {
 		return nil, err
 	}
-	ev, err := s.events.GetEvent(ctx, req.GetParent())
-	if err != nil {
-		if errors.Is(err, errdefs.ErrNotFound) {
-			return nil, errdefs.Newf(errdefs.ErrNotFound, "EVENT_NOT_FOUND", "event %s does not exist", req.GetParent())
-		}
-		return nil, err
-	}
 	now := s.now()
-	if err := policy.CheckOpen(ev, now); err != nil {
-		return nil, err
-	}
-	if err := policy.CheckCategory(ev, reg.GetCategory()); err != nil {
-		return nil, err
-	}
-	if err := resolveAttendance(ev, reg); err != nil {
+	ev, err := s.admissible(ctx, eventID, reg, now)
+	if err != nil {
 		return nil, err
 	}
 
@@ -85,15 +134,61 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	reg.CreateTime = timestamppb.New(now)
 	reg.UpdateTime = reg.CreateTime
 
-	eventID := strings.TrimPrefix(req.GetParent(), "events/")
-	stored, _, err := s.store.Create(ctx, eventID, req.GetRequestId(), reg, func(r *registrationsv1.Registration, counts *store.Counts) error {
-		if err := policy.Admit(ev, r, counts); err != nil {
-			return err
+	stored, _, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
+		if err := tx.SetEvent(saved(ev)); err != nil {
+			return nil, err
 		}
+		// Seats freed since the last change (a raised capacity) go to those
+		// already waiting before a newcomer is considered.
+		if err := policy.Promote(ev, tx, s.touch); err != nil {
+			return nil, err
+		}
+		r := proto.CloneOf(reg) // the function may run again: leave reg as it was
+		if err := policy.Admit(ev, r, tx.Counts()); err != nil {
+			return nil, err
+		}
+		name, err := tx.NewName()
+		if err != nil {
+			return nil, err
+		}
+		r.Name = name
 		r.Etag = etag.Of(r)
-		return nil
+		return r, tx.Insert(r)
 	})
 	return stored, err
+}
+
+// admissible returns the event if it takes reg at now. The copy of the event
+// that the events feed keeps here answers on the hot path; the events
+// service is asked when there is no copy yet, and before any refusal, so
+// that a copy a moment behind (an event published a millisecond ago) never
+// turns a participant away.
+func (s *Service) admissible(ctx context.Context, eventID string, reg *registrationsv1.Registration, now time.Time) (*eventsv1.Event, error) {
+	check := func(ev *eventsv1.Event) (eventsv1.AttendanceMode, error) {
+		if err := policy.CheckOpen(ev, now); err != nil {
+			return 0, err
+		}
+		if err := policy.CheckCategory(ev, reg.GetCategory()); err != nil {
+			return 0, err
+		}
+		return attendance(ev, reg)
+	}
+	if local, err := s.store.Event(ctx, eventID); err == nil && local != nil {
+		if mode, err := check(local); err == nil {
+			reg.AttendanceMode = mode
+			return local, nil
+		}
+	}
+	ev, err := s.eventOf(ctx, eventID, false)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := check(ev)
+	if err != nil {
+		return nil, err
+	}
+	reg.AttendanceMode = mode
+	return ev, nil
 }
 
 // checkParticipant checks what the proto rules cannot: a real country, and
@@ -104,40 +199,30 @@ func checkParticipant(reg *registrationsv1.Registration) error {
 	switch {
 	case !country.Valid(cc):
 		v.Add("registration.participant.country_code", "%q is not an ISO 3166-1 alpha-2 country code", cc)
-	case reg.GetCategory() == eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE && !isMember(cc):
+	case reg.GetCategory() == eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE && !slices.Contains(country.RCMMembers, cc):
 		v.Add("registration.participant.country_code", "%s is not an RCM Member Country (%s); register as an observer country",
 			cc, strings.Join(country.RCMMembers, ", "))
 	}
 	return v.Err()
 }
 
-func isMember(cc string) bool {
-	for _, m := range country.RCMMembers {
-		if m == cc {
-			return true
-		}
-	}
-	return false
-}
-
-// resolveAttendance sets how the participant attends: their choice for a
+// attendance returns how the participant attends: their choice for a
 // hybrid event (in person by default), the event's own mode otherwise.
-func resolveAttendance(ev *eventsv1.Event, reg *registrationsv1.Registration) error {
+func attendance(ev *eventsv1.Event, reg *registrationsv1.Registration) (eventsv1.AttendanceMode, error) {
 	mode, want := ev.GetAttendanceMode(), reg.GetAttendanceMode()
 	switch {
 	case mode == eventsv1.AttendanceMode_ATTENDANCE_MODE_HYBRID:
-		if want == eventsv1.AttendanceMode_ATTENDANCE_MODE_HYBRID {
-			return errdefs.Violation("registration.attendance_mode", "choose IN_PERSON or VIRTUAL for a hybrid event")
+		switch want {
+		case eventsv1.AttendanceMode_ATTENDANCE_MODE_HYBRID:
+			return 0, errdefs.Violation("registration.attendance_mode", "choose IN_PERSON or VIRTUAL for a hybrid event")
+		case eventsv1.AttendanceMode_ATTENDANCE_MODE_UNSPECIFIED:
+			return eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON, nil
 		}
-		if want == eventsv1.AttendanceMode_ATTENDANCE_MODE_UNSPECIFIED {
-			reg.AttendanceMode = eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON
-		}
+		return want, nil
 	case want != eventsv1.AttendanceMode_ATTENDANCE_MODE_UNSPECIFIED && want != mode:
-		return errdefs.Violation("registration.attendance_mode", "the event is %s only", strings.TrimPrefix(mode.String(), "ATTENDANCE_MODE_"))
-	default:
-		reg.AttendanceMode = mode
+		return 0, errdefs.Violation("registration.attendance_mode", "the event is %s only", strings.TrimPrefix(mode.String(), "ATTENDANCE_MODE_"))
 	}
-	return nil
+	return mode, nil
 }
 
 // GetRegistration implements RegistrationServiceServer.
@@ -147,26 +232,110 @@ func (s *Service) GetRegistration(ctx context.Context, req *registrationsv1.GetR
 	return reg, registrationErr(err, req.GetName())
 }
 
-// CancelRegistration implements RegistrationServiceServer.
-func (s *Service) CancelRegistration(ctx context.Context, req *registrationsv1.CancelRegistrationRequest) (*registrationsv1.Registration, error) {
-	eventID, id := splitName(req.GetName())
-	reg, err := s.store.Update(ctx, eventID, id, func(reg *registrationsv1.Registration, _ *store.Counts) error {
-		if err := etag.Check(req.GetEtag(), reg.GetEtag(), reg.GetName()); err != nil {
+// transition changes one registration in one transaction: check decides
+// from its current state (and may change it), then the registration is
+// stamped, written, and freed seats are offered to the waiting list.
+func (s *Service) transition(ctx context.Context, name, wantEtag string, needEvent bool, change func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error) (*registrationsv1.Registration, error) {
+	eventID, id := splitName(name)
+	var ev *eventsv1.Event
+	if needEvent {
+		var err error
+		if ev, err = s.eventOf(ctx, eventID, true); err != nil {
+			return nil, err
+		}
+	}
+	var out *registrationsv1.Registration
+	err := s.store.Update(ctx, eventID, func(tx store.Tx) error {
+		reg, err := tx.Get(id)
+		if err != nil {
 			return err
 		}
+		if err := etag.Check(wantEtag, reg.GetEtag(), reg.GetName()); err != nil {
+			return err
+		}
+		if err := change(ev, reg, tx); err != nil {
+			return err
+		}
+		s.touch(reg)
+		if err := tx.Put(reg); err != nil {
+			return err
+		}
+		if ev != nil {
+			if err := tx.SetEvent(saved(ev)); err != nil {
+				return err
+			}
+			if err := policy.Promote(ev, tx, s.touch); err != nil {
+				return err
+			}
+			// The registration itself may have been promoted just now.
+			if reg, err = tx.Get(id); err != nil {
+				return err
+			}
+		}
+		out = reg
+		return nil
+	})
+	return out, registrationErr(err, name)
+}
+
+func invalidTransition(reg *registrationsv1.Registration, action string) error {
+	return errdefs.Newf(errdefs.ErrFailedPrecondition, "INVALID_STATE_TRANSITION",
+		"a %s registration cannot be %s", strings.TrimPrefix(reg.GetState().String(), "REGISTRATION_STATE_"), action)
+}
+
+// CancelRegistration implements RegistrationServiceServer.
+func (s *Service) CancelRegistration(ctx context.Context, req *registrationsv1.CancelRegistrationRequest) (*registrationsv1.Registration, error) {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
 		switch reg.GetState() {
 		case statePending, stateConfirmed, stateWaitlisted:
 		default:
-			return errdefs.Newf(errdefs.ErrFailedPrecondition, "INVALID_STATE_TRANSITION",
-				"a %s registration cannot be cancelled", strings.TrimPrefix(reg.GetState().String(), "REGISTRATION_STATE_"))
+			return invalidTransition(reg, "cancelled")
 		}
-		reg.State = stateCancelled
-		reg.StateReason = req.GetReason()
-		reg.UpdateTime = timestamppb.New(s.now())
-		reg.Etag = etag.Of(reg)
+		reg.State, reg.StateReason = stateCancelled, req.GetReason()
 		return nil
 	})
-	return reg, registrationErr(err, req.GetName())
+}
+
+// ApproveRegistration implements RegistrationServiceServer.
+func (s *Service) ApproveRegistration(ctx context.Context, req *registrationsv1.ApproveRegistrationRequest) (*registrationsv1.Registration, error) {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error {
+		if reg.GetState() != statePending {
+			return invalidTransition(reg, "approved")
+		}
+		// Those already waiting keep their place in the queue.
+		if err := policy.Promote(ev, tx, s.touch); err != nil {
+			return err
+		}
+		return policy.Place(ev.GetName(), ev.GetRegistrationPolicy(), reg, tx.Counts())
+	})
+}
+
+// RejectRegistration implements RegistrationServiceServer.
+func (s *Service) RejectRegistration(ctx context.Context, req *registrationsv1.RejectRegistrationRequest) (*registrationsv1.Registration, error) {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
+		switch reg.GetState() {
+		case statePending, stateWaitlisted, stateConfirmed:
+		default:
+			return invalidTransition(reg, "rejected")
+		}
+		reg.State, reg.StateReason = stateRejected, req.GetReason()
+		return nil
+	})
+}
+
+// CheckInRegistration implements RegistrationServiceServer.
+func (s *Service) CheckInRegistration(ctx context.Context, req *registrationsv1.CheckInRegistrationRequest) (*registrationsv1.Registration, error) {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), false, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
+		if reg.GetState() != stateConfirmed {
+			return invalidTransition(reg, "checked in")
+		}
+		if reg.GetCheckInTime() != nil {
+			return errdefs.Newf(errdefs.ErrFailedPrecondition, "ALREADY_CHECKED_IN",
+				"%s checked in at %s", reg.GetName(), reg.GetCheckInTime().AsTime().Format(time.RFC3339))
+		}
+		reg.CheckInTime = timestamppb.New(s.now())
+		return nil
+	})
 }
 
 // registrationErr gives a not-found error its reason.

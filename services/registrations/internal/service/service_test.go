@@ -3,8 +3,11 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -24,9 +27,11 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
+	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/validate"
 	"convene.dev/services/registrations/internal/eventsclient"
 	"convene.dev/services/registrations/internal/service"
+	"convene.dev/services/registrations/internal/store"
 	"convene.dev/services/registrations/internal/store/boltstore"
 )
 
@@ -34,6 +39,7 @@ const (
 	confirmed  = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
 	waitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 	pending    = registrationsv1.RegistrationState_REGISTRATION_STATE_PENDING_APPROVAL
+	rejected   = registrationsv1.RegistrationState_REGISTRATION_STATE_REJECTED
 	cancelled  = registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED
 
 	delegate     = eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE
@@ -87,6 +93,11 @@ func testEvents() []*eventsv1.Event {
 		ev("hybrid-room", hybrid, &eventsv1.RegistrationPolicy{InPersonCapacity: 1}),
 		ev("virtual", virtual, nil),
 		ev("list", hybrid, &eventsv1.RegistrationPolicy{Capacity: 4, WaitlistEnabled: true}),
+		ev("approval-waitlist", inPerson, &eventsv1.RegistrationPolicy{RequiresApproval: true, Capacity: 1, WaitlistEnabled: true}),
+		ev("approval-quota", inPerson, &eventsv1.RegistrationPolicy{RequiresApproval: true, Capacity: 10, DelegatesPerCountry: 1}),
+		ev("promote", inPerson, &eventsv1.RegistrationPolicy{Capacity: 3, DelegatesPerCountry: 1, WaitlistEnabled: true}),
+		ev("stats", hybrid, &eventsv1.RegistrationPolicy{Capacity: 6, InPersonCapacity: 3, DelegatesPerCountry: 2, WaitlistEnabled: true}),
+		ev("export", hybrid, nil),
 	}
 }
 
@@ -97,17 +108,69 @@ type fakeEvents struct {
 	eventsv1.UnimplementedEventServiceServer
 	mu     sync.Mutex
 	events map[string]*eventsv1.Event
+	down   bool // answer UNAVAILABLE, as a client does when the service is unreachable
 }
 
 func (f *fakeEvents) GetEvent(_ context.Context, req *eventsv1.GetEventRequest) (*eventsv1.Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "events service is down")
+	}
 	ev, ok := f.events[req.GetName()]
 	if !ok {
 		return nil, errdefs.ToGRPC(errdefs.WithReason(
 			fmt.Errorf("event %q: %w", req.GetName(), errdefs.ErrNotFound), "EVENT_NOT_FOUND", "name", req.GetName()))
 	}
 	return proto.CloneOf(ev), nil
+}
+
+// put adds or replaces an event.
+func (f *fakeEvents) put(ev *eventsv1.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events[ev.GetName()] = proto.CloneOf(ev)
+}
+
+// setPolicy changes an event's registration policy, as an organiser's
+// UpdateEvent would.
+func (f *fakeEvents) setPolicy(name string, change func(p *eventsv1.RegistrationPolicy)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ev := f.events[name]
+	if ev.RegistrationPolicy == nil {
+		ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
+	}
+	change(ev.RegistrationPolicy)
+}
+
+// setPolicy changes an event's registration policy in the events service
+// and in the copy of the event that the registrations service keeps, as the
+// events feed would. (The feed is not running here, so nobody is promoted
+// yet: that waits for the next change of a registration.)
+func (e *env) setPolicy(t testing.TB, name string, change func(p *eventsv1.RegistrationPolicy)) {
+	t.Helper()
+	e.events.setPolicy(name, change)
+	err := e.store.Update(ctx, strings.TrimPrefix(name, "events/"), func(tx store.Tx) error {
+		ev := tx.Event()
+		if ev == nil {
+			return nil // no copy yet: the service asks the events service
+		}
+		if ev.RegistrationPolicy == nil {
+			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
+		}
+		change(ev.RegistrationPolicy)
+		return tx.SetEvent(ev)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fakeEvents) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
 }
 
 // clock is a fake clock.
@@ -132,48 +195,28 @@ type env struct {
 	client    registrationsv1.RegistrationServiceClient
 	store     *boltstore.Store
 	clock     *clock
+	events    *fakeEvents
 	eventsSrv *grpc.Server
 }
 
 var newValidator = sync.OnceValues(validate.New)
 
-// errorsUnary maps handler errors to statuses, as grpcserver's (unexported)
-// interceptor of the same name does in production. grpcserver.New listens on
-// a TCP address itself, so its chain cannot be put over bufconn.
-func errorsUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	resp, err := handler(ctx, req)
-	return resp, errdefs.ToGRPC(err)
-}
-
-// serve serves srv over a fresh bufconn listener and returns a client
-// connection to it; both are closed when the test ends.
-func serve(t *testing.T, srv *grpc.Server) *grpc.ClientConn {
-	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// newEnv starts an events service with testEvents and a RegistrationService
-// on a fresh database, with the production interceptors (error mapping
-// outermost, then validation).
-func newEnv(t *testing.T) *env {
+// newEnv starts a fake events service with testEvents and the
+// RegistrationService on a fresh database, both over bufconn; the
+// registrations service runs in grpcserver's real interceptor chain, as in
+// production.
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	fe := &fakeEvents{events: map[string]*eventsv1.Event{}}
 	for _, ev := range testEvents() {
-		fe.events[ev.GetName()] = ev
+		fe.put(ev)
 	}
+	eventsLis := bufconn.Listen(1 << 20)
 	eventsSrv := grpc.NewServer()
 	eventsv1.RegisterEventServiceServer(eventsSrv, fe)
-	eventsConn := serve(t, eventsSrv)
+	go eventsSrv.Serve(eventsLis)
+	t.Cleanup(eventsSrv.Stop)
+	eventsConn := dial(t, eventsLis)
 
 	db, err := boltdb.Open(filepath.Join(t.TempDir(), "registrations.db"))
 	if err != nil {
@@ -183,21 +226,47 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { st.Close() }) // after the server has stopped: cleanups run last-in first-out
 
 	v, err := newValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{t: t0}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(errorsUnary, v.UnaryServerInterceptor()))
-	registrationsv1.RegisterRegistrationServiceServer(srv, service.New(st, eventsclient.New(eventsConn), clk.Now))
+	lis := bufconn.Listen(1 << 20)
+	cfg := grpcserver.DefaultConfig("bufnet")
+	cfg.ShutdownTimeout = time.Second
+	srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.DiscardHandler), v)
+	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, eventsclient.New(eventsConn), clk.Now))
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("registrations server: %v", err)
+		}
+	})
 	return &env{
-		client:    registrationsv1.NewRegistrationServiceClient(serve(t, srv)),
+		client:    registrationsv1.NewRegistrationServiceClient(dial(t, lis)),
 		store:     st,
 		clock:     clk,
+		events:    fe,
 		eventsSrv: eventsSrv,
 	}
+}
+
+// dial returns a client connection to lis, closed when the test ends.
+func dial(t testing.TB, lis *bufconn.Listener) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 var ctx = context.Background()
@@ -234,7 +303,7 @@ func (e *env) create(t *testing.T, parent string, reg *registrationsv1.Registrat
 // stored returns how many registrations the event has in the database.
 func (e *env) stored(t *testing.T, parent string) int {
 	t.Helper()
-	_, total, err := e.store.List(ctx, strings.TrimPrefix(parent, "events/"), "", 1, func(*registrationsv1.Registration) bool { return true })
+	_, total, err := e.store.List(ctx, strings.TrimPrefix(parent, "events/"), "", 0, false, func(*registrationsv1.Registration) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,40 +778,54 @@ func pick(names []string, idx ...int) []string {
 	return out
 }
 
-// listAll follows the pages of a list and returns the names in order.
+// listAll follows the pages of a list of events/list and returns the names
+// in order.
 func listAll(t *testing.T, e *env, filter string, pageSize int32) (names []string, pages int) {
 	t.Helper()
-	token := ""
+	regs, pages := e.list(t, &registrationsv1.ListRegistrationsRequest{Parent: "events/list", Filter: filter, PageSize: pageSize})
+	return namesOf(regs), pages
+}
+
+func namesOf(regs []*registrationsv1.Registration) []string {
+	var out []string
+	for _, r := range regs {
+		out = append(out, r.GetName())
+	}
+	return out
+}
+
+// list follows the pages of a list, checking each, and returns the
+// registrations in order.
+func (e *env) list(t testing.TB, req *registrationsv1.ListRegistrationsRequest) (regs []*registrationsv1.Registration, pages int) {
+	t.Helper()
+	req = proto.CloneOf(req)
 	want := int32(-1)
 	for {
-		resp, err := e.client.ListRegistrations(ctx, &registrationsv1.ListRegistrationsRequest{
-			Parent: "events/list", Filter: filter, PageSize: pageSize, PageToken: token})
+		resp, err := e.client.ListRegistrations(ctx, req)
 		if err != nil {
-			t.Fatalf("ListRegistrations(%q, page %d): %v", filter, pages+1, err)
+			t.Fatalf("ListRegistrations(%v, page %d): %v", req, pages+1, err)
 		}
 		pages++
-		if pageSize > 0 && len(resp.GetRegistrations()) > int(pageSize) {
-			t.Errorf("page %d has %d registrations, more than page_size %d", pages, len(resp.GetRegistrations()), pageSize)
+		if req.GetPageSize() > 0 && len(resp.GetRegistrations()) > int(req.GetPageSize()) {
+			t.Errorf("page %d has %d registrations, more than page_size %d", pages, len(resp.GetRegistrations()), req.GetPageSize())
 		}
 		if want >= 0 && resp.GetTotalSize() != want {
 			t.Errorf("page %d: total_size = %d, was %d", pages, resp.GetTotalSize(), want)
 		}
 		want = resp.GetTotalSize()
-		for _, r := range resp.GetRegistrations() {
-			names = append(names, r.GetName())
-		}
-		token = resp.GetNextPageToken()
-		if token == "" {
+		regs = append(regs, resp.GetRegistrations()...)
+		req.PageToken = resp.GetNextPageToken()
+		if req.PageToken == "" {
 			break
 		}
-		if pages > 20 {
-			t.Fatal("more than 20 pages")
+		if pages > 50 {
+			t.Fatal("more than 50 pages")
 		}
 	}
-	if int(want) != len(names) {
-		t.Errorf("total_size = %d, but %d registrations listed", want, len(names))
+	if int(want) != len(regs) {
+		t.Errorf("total_size = %d, but %d registrations listed", want, len(regs))
 	}
-	return names, pages
+	return regs, pages
 }
 
 func TestListPaging(t *testing.T) {
@@ -950,4 +1033,619 @@ func TestCancel(t *testing.T) {
 	if c, x := counts.State(confirmed).Total, counts.State(cancelled).Total; c != 0 || x != 1 {
 		t.Errorf("counts: %d confirmed, %d cancelled; want 0 and 1", c, x)
 	}
+}
+
+func (e *env) get(t *testing.T, name string) *registrationsv1.Registration {
+	t.Helper()
+	r, err := e.client.GetRegistration(ctx, &registrationsv1.GetRegistrationRequest{Name: name})
+	if err != nil {
+		t.Fatalf("GetRegistration(%s): %v", name, err)
+	}
+	return r
+}
+
+// letters spells states one letter each, so that a whole event reads at a
+// glance: P pending, C confirmed, W waitlisted, R rejected, X cancelled.
+var letters = map[registrationsv1.RegistrationState]byte{
+	pending: 'P', confirmed: 'C', waitlisted: 'W', rejected: 'R', cancelled: 'X',
+}
+
+// states returns the states of the registrations, in the order given.
+func (e *env) states(t *testing.T, names []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteByte(letters[e.get(t, n).GetState()])
+	}
+	return b.String()
+}
+
+func (e *env) assertStates(t *testing.T, step string, names []string, want string) {
+	t.Helper()
+	if got := e.states(t, names); got != want {
+		t.Errorf("%s: states = %s, want %s (P pending, C confirmed, W waitlisted, R rejected, X cancelled)", step, got, want)
+	}
+}
+
+func (e *env) cancel(t *testing.T, name string) *registrationsv1.Registration {
+	t.Helper()
+	r, err := e.client.CancelRegistration(ctx, &registrationsv1.CancelRegistrationRequest{Name: name})
+	if err != nil {
+		t.Fatalf("CancelRegistration(%s): %v", name, err)
+	}
+	return r
+}
+
+func (e *env) approve(t *testing.T, name string) *registrationsv1.Registration {
+	t.Helper()
+	r, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: name})
+	if err != nil {
+		t.Fatalf("ApproveRegistration(%s): %v", name, err)
+	}
+	return r
+}
+
+func (e *env) reject(t *testing.T, name, reason string) *registrationsv1.Registration {
+	t.Helper()
+	r, err := e.client.RejectRegistration(ctx, &registrationsv1.RejectRegistrationRequest{Name: name, Reason: reason})
+	if err != nil {
+		t.Fatalf("RejectRegistration(%s): %v", name, err)
+	}
+	return r
+}
+
+// person returns a valid registration.
+func person(email, country string, category eventsv1.ParticipantCategory, mode eventsv1.AttendanceMode, gender registrationsv1.Gender) *registrationsv1.Registration {
+	r := as(participant(email), country, category, mode)
+	r.Participant.Gender = gender
+	return r
+}
+
+func TestListOrder(t *testing.T) {
+	e, names := listEnv(t)
+	newestFirst := slices.Clone(names)
+	slices.Reverse(newestFirst)
+	for _, tc := range []struct {
+		orderBy string
+		want    []string
+	}{
+		{"", names},
+		{"create_time", names},
+		{"create_time asc", names},
+		{"create_time desc", newestFirst},
+		{"  Create_Time   DESC ", newestFirst},
+	} {
+		for _, size := range []int32{0, 1, 3} {
+			t.Run(fmt.Sprintf("%q page_size %d", tc.orderBy, size), func(t *testing.T) {
+				regs, _ := e.list(t, &registrationsv1.ListRegistrationsRequest{Parent: "events/list", OrderBy: tc.orderBy, PageSize: size})
+				if got := namesOf(regs); !slices.Equal(got, tc.want) {
+					t.Errorf("listed %v, want %v", got, tc.want)
+				}
+			})
+		}
+	}
+	t.Run("desc with a filter", func(t *testing.T) {
+		regs, _ := e.list(t, &registrationsv1.ListRegistrationsRequest{
+			Parent: "events/list", OrderBy: "create_time desc", Filter: "state = CONFIRMED", PageSize: 3})
+		if got, want := namesOf(regs), pick(names, 3, 2, 1, 0); !slices.Equal(got, want) {
+			t.Errorf("listed %v, want %v", got, want)
+		}
+	})
+	t.Run("a token of the other order", func(t *testing.T) {
+		resp, err := e.client.ListRegistrations(ctx, &registrationsv1.ListRegistrationsRequest{Parent: "events/list", PageSize: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.client.ListRegistrations(ctx, &registrationsv1.ListRegistrationsRequest{
+			Parent: "events/list", PageSize: 2, OrderBy: "create_time desc", PageToken: resp.GetNextPageToken()})
+		assertInvalid(t, err, "page_token")
+	})
+	for _, orderBy := range []string{"name", "update_time desc", "create_time sideways", "create_time desc, name", "desc", "-create_time"} {
+		t.Run("bad "+orderBy, func(t *testing.T) {
+			_, err := e.client.ListRegistrations(ctx, &registrationsv1.ListRegistrationsRequest{Parent: "events/list", OrderBy: orderBy})
+			assertInvalid(t, err, "order_by")
+		})
+	}
+}
+
+func TestApprove(t *testing.T) {
+	t.Run("confirmed, then waitlisted when full", func(t *testing.T) {
+		e := newEnv(t) // events/approval-waitlist: 1 seat, a waiting list
+		p1 := e.create(t, "events/approval-waitlist", participant("p1@example.org"))
+		p2 := e.create(t, "events/approval-waitlist", participant("p2@example.org"))
+		e.clock.Add(time.Hour)
+
+		got := e.approve(t, p1.GetName())
+		if got.GetState() != confirmed || got.GetStateReason() != "" {
+			t.Errorf("first approval: state = %v (%q), want %v", got.GetState(), got.GetStateReason(), confirmed)
+		}
+		if want := t0.Add(time.Hour); !got.GetUpdateTime().AsTime().Equal(want) {
+			t.Errorf("update_time = %v, want %v", got.GetUpdateTime().AsTime(), want)
+		}
+		if got.GetEtag() == p1.GetEtag() || got.GetEtag() == "" {
+			t.Errorf("etag = %q, want a new one (was %q)", got.GetEtag(), p1.GetEtag())
+		}
+		if read := e.get(t, p1.GetName()); !proto.Equal(read, got) {
+			t.Errorf("GetRegistration = %v, want %v", read, got)
+		}
+
+		got = e.approve(t, p2.GetName())
+		if got.GetState() != waitlisted || got.GetStateReason() != "EVENT_FULL" {
+			t.Errorf("second approval: state = %v (%q), want %v (EVENT_FULL)", got.GetState(), got.GetStateReason(), waitlisted)
+		}
+
+		for _, name := range []string{p1.GetName(), p2.GetName()} {
+			_, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: name})
+			assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION")
+		}
+		e.cancel(t, p1.GetName()) // p2 moves up
+		if got := e.get(t, p2.GetName()); got.GetState() != confirmed || got.GetStateReason() != "PROMOTED_FROM_WAITLIST" {
+			t.Errorf("after the cancellation: state = %v (%q), want %v (PROMOTED_FROM_WAITLIST)", got.GetState(), got.GetStateReason(), confirmed)
+		}
+		_, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: p1.GetName()})
+		assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION") // a cancelled one
+	})
+
+	t.Run("full without a waiting list", func(t *testing.T) {
+		e := newEnv(t) // events/approval: 1 seat, no waiting list
+		p1 := e.create(t, "events/approval", participant("p1@example.org"))
+		p2 := e.create(t, "events/approval", participant("p2@example.org"))
+		e.approve(t, p1.GetName())
+		_, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: p2.GetName()})
+		assertStatus(t, err, codes.FailedPrecondition, "EVENT_FULL")
+		if got := e.get(t, p2.GetName()); !proto.Equal(got, p2) {
+			t.Errorf("after a refused approval: %v, want it unchanged %v", got, p2)
+		}
+		// Once a seat is free, the approval goes through.
+		e.cancel(t, p1.GetName())
+		if got := e.approve(t, p2.GetName()); got.GetState() != confirmed {
+			t.Errorf("approval after a cancellation: state = %v, want %v", got.GetState(), confirmed)
+		}
+	})
+
+	t.Run("quota without a waiting list", func(t *testing.T) {
+		e := newEnv(t) // events/approval-quota: one delegate per country
+		mx1 := e.create(t, "events/approval-quota", participant("mx1@example.org"))
+		mx2 := e.create(t, "events/approval-quota", participant("mx2@example.org"))
+		gt1 := e.create(t, "events/approval-quota", as(participant("gt1@example.org"), "GT", delegate, 0))
+		e.approve(t, mx1.GetName())
+		_, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: mx2.GetName()})
+		assertStatus(t, err, codes.FailedPrecondition, "COUNTRY_QUOTA_REACHED")
+		if got := e.approve(t, gt1.GetName()); got.GetState() != confirmed {
+			t.Errorf("GT delegate: state = %v, want %v", got.GetState(), confirmed)
+		}
+	})
+
+	t.Run("those waiting keep their place", func(t *testing.T) {
+		// A seat freed by a raised capacity goes to the one already waiting,
+		// not to the one being approved.
+		e := newEnv(t)
+		names := []string{}
+		for i := range 3 {
+			names = append(names, e.create(t, "events/approval-waitlist", participant(fmt.Sprintf("p%d@example.org", i))).GetName())
+		}
+		e.approve(t, names[0])
+		e.approve(t, names[1])
+		e.assertStates(t, "before", names, "CWP")
+		e.setPolicy(t, "events/approval-waitlist", func(p *eventsv1.RegistrationPolicy) { p.Capacity = 2 })
+		got := e.approve(t, names[2])
+		if got.GetState() != waitlisted {
+			t.Errorf("approved one: state = %v, want %v: the seat goes to the one waiting", got.GetState(), waitlisted)
+		}
+		e.assertStates(t, "after", names, "CCW")
+	})
+
+	t.Run("etag and names", func(t *testing.T) {
+		e := newEnv(t)
+		p := e.create(t, "events/approval", participant("p1@example.org"))
+		_, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: p.GetName(), Etag: "0123456789abcdef"})
+		assertStatus(t, err, codes.Aborted, "ETAG_MISMATCH")
+		if got := e.get(t, p.GetName()); got.GetState() != pending {
+			t.Errorf("after a stale etag: state = %v, want %v", got.GetState(), pending)
+		}
+		if _, err := e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: p.GetName(), Etag: p.GetEtag()}); err != nil {
+			t.Errorf("approval with the current etag: %v", err)
+		}
+		_, err = e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: "events/approval/registrations/2222222222222222"})
+		assertStatus(t, err, codes.NotFound, "REGISTRATION_NOT_FOUND")
+		_, err = e.client.ApproveRegistration(ctx, &registrationsv1.ApproveRegistrationRequest{Name: "events/approval"})
+		assertInvalid(t, err, "name")
+	})
+}
+
+func TestReject(t *testing.T) {
+	e := newEnv(t) // events/approval-waitlist: 1 seat, a waiting list
+	var names []string
+	for i := range 5 {
+		names = append(names, e.create(t, "events/approval-waitlist", participant(fmt.Sprintf("p%d@example.org", i))).GetName())
+	}
+	e.approve(t, names[0])
+	e.approve(t, names[1])
+	e.approve(t, names[2])
+	e.assertStates(t, "start", names, "CWWPP")
+	e.clock.Add(time.Hour)
+
+	got := e.reject(t, names[3], "not a delegate of the country")
+	if got.GetState() != rejected || got.GetStateReason() != "not a delegate of the country" {
+		t.Errorf("rejected pending: state = %v (%q), want %v with the reason", got.GetState(), got.GetStateReason(), rejected)
+	}
+	if want := t0.Add(time.Hour); !got.GetUpdateTime().AsTime().Equal(want) {
+		t.Errorf("update_time = %v, want %v", got.GetUpdateTime().AsTime(), want)
+	}
+	e.assertStates(t, "pending rejected", names, "CWWRP")
+
+	e.reject(t, names[2], "") // a waiting one: frees no seat
+	e.assertStates(t, "waitlisted rejected", names, "CWRRP")
+
+	e.reject(t, names[0], "duplicate") // a confirmed one: the oldest waiting moves up
+	e.assertStates(t, "confirmed rejected", names, "RCRRP")
+	if got := e.get(t, names[1]); got.GetStateReason() != "PROMOTED_FROM_WAITLIST" || !got.GetUpdateTime().AsTime().Equal(t0.Add(time.Hour)) {
+		t.Errorf("promoted: state_reason %q, update_time %v; want PROMOTED_FROM_WAITLIST at %v", got.GetStateReason(), got.GetUpdateTime().AsTime(), t0.Add(time.Hour))
+	}
+
+	for _, name := range []string{names[0], names[3]} {
+		_, err := e.client.RejectRegistration(ctx, &registrationsv1.RejectRegistrationRequest{Name: name})
+		assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION")
+	}
+	e.cancel(t, names[4])
+	_, err := e.client.RejectRegistration(ctx, &registrationsv1.RejectRegistrationRequest{Name: names[4]})
+	assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION")
+	_, err = e.client.RejectRegistration(ctx, &registrationsv1.RejectRegistrationRequest{Name: names[1], Etag: "0123456789abcdef"})
+	assertStatus(t, err, codes.Aborted, "ETAG_MISMATCH")
+	_, err = e.client.RejectRegistration(ctx, &registrationsv1.RejectRegistrationRequest{Name: "events/approval-waitlist/registrations/2222222222222222"})
+	assertStatus(t, err, codes.NotFound, "REGISTRATION_NOT_FOUND")
+	e.assertStates(t, "end", names, "RCRRX")
+}
+
+// TestCancelPromotesOldestThatFits walks events/promote (3 seats, one
+// delegate per Member Country, a waiting list) through cancellations and a
+// rejection, each of which frees a seat for the oldest waiting one that fits.
+func TestCancelPromotesOldestThatFits(t *testing.T) {
+	e := newEnv(t)
+	specs := []struct {
+		country  string
+		category eventsv1.ParticipantCategory
+	}{
+		{"MX", delegate}, {"GT", delegate}, {"HN", delegate}, // 0-2: the seats
+		{"MX", delegate}, {"GT", delegate}, {"SV", delegate}, {"MX", observer}, {"CR", delegate}, // 3-7: waiting
+	}
+	var names []string
+	for i, s := range specs {
+		e.clock.Add(time.Minute)
+		r := e.create(t, "events/promote", as(participant(fmt.Sprintf("p%d@example.org", i)), s.country, s.category, 0))
+		names = append(names, r.GetName())
+	}
+	e.assertStates(t, "start", names, "CCCWWWWW")
+
+	// GT's delegate cancels: the older MX delegate still finds MX's quota
+	// taken, so the GT delegate behind it moves up.
+	e.clock.Add(time.Hour)
+	e.cancel(t, names[1])
+	e.assertStates(t, "GT cancels", names, "CXCWCWWW")
+	if got := e.get(t, names[4]); got.GetStateReason() != "PROMOTED_FROM_WAITLIST" || !got.GetUpdateTime().AsTime().Equal(e.clock.Now()) {
+		t.Errorf("promoted GT delegate: state_reason %q, update_time %v; want PROMOTED_FROM_WAITLIST at %v",
+			got.GetStateReason(), got.GetUpdateTime().AsTime(), e.clock.Now())
+	}
+	// MX's first delegate is rejected: now MX's second fits.
+	e.reject(t, names[0], "credentials")
+	e.assertStates(t, "MX rejected", names, "RXCCCWWW")
+	// A waiting one cancels: no seat is freed, nobody moves.
+	e.cancel(t, names[6])
+	e.assertStates(t, "waiting one cancels", names, "RXCCCWXW")
+	// HN cancels: SV, the oldest still waiting, moves up.
+	e.cancel(t, names[2])
+	e.assertStates(t, "HN cancels", names, "RXXCCCXW")
+	// MX cancels: CR moves up.
+	e.cancel(t, names[3])
+	e.assertStates(t, "MX cancels", names, "RXXXCCXC")
+
+	// The cancellation that promoted returns the cancelled registration.
+	got, err := e.client.CancelRegistration(ctx, &registrationsv1.CancelRegistrationRequest{Name: names[4], Reason: "sick"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetName() != names[4] || got.GetState() != cancelled || got.GetStateReason() != "sick" {
+		t.Errorf("CancelRegistration = %s %v (%q), want %s CANCELLED (sick)", got.GetName(), got.GetState(), got.GetStateReason(), names[4])
+	}
+	assertCountsMatch(t, e, "promote")
+}
+
+func TestCheckIn(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(t, "events/small-waitlist", participant("p1@example.org"))
+	w := e.create(t, "events/small-waitlist", participant("p2@example.org"))
+	p := e.create(t, "events/approval", participant("p3@example.org"))
+	o := e.create(t, "events/open", participant("p4@example.org"))
+	e.clock.Add(30 * day)
+
+	_, err := e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: c.GetName(), Etag: "0123456789abcdef"})
+	assertStatus(t, err, codes.Aborted, "ETAG_MISMATCH")
+
+	got, err := e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: c.GetName(), Etag: c.GetEtag()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetState() != confirmed {
+		t.Errorf("state = %v, want %v unchanged", got.GetState(), confirmed)
+	}
+	if want := t0.Add(30 * day); !got.GetCheckInTime().AsTime().Equal(want) || !got.GetUpdateTime().AsTime().Equal(want) {
+		t.Errorf("check_in_time, update_time = %v, %v; want %v", got.GetCheckInTime(), got.GetUpdateTime(), want)
+	}
+	if got.GetEtag() == c.GetEtag() {
+		t.Error("etag unchanged")
+	}
+	if read := e.get(t, c.GetName()); !proto.Equal(read, got) {
+		t.Errorf("GetRegistration = %v, want %v", read, got)
+	}
+
+	e.clock.Add(time.Hour)
+	_, err = e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: c.GetName()})
+	assertStatus(t, err, codes.FailedPrecondition, "ALREADY_CHECKED_IN")
+	if read := e.get(t, c.GetName()); !proto.Equal(read, got) {
+		t.Errorf("after a second check-in: %v, want %v unchanged", read, got)
+	}
+
+	for _, r := range []*registrationsv1.Registration{w, p} {
+		_, err := e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: r.GetName()})
+		assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION")
+	}
+	e.cancel(t, p.GetName())
+	_, err = e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: p.GetName()})
+	assertStatus(t, err, codes.FailedPrecondition, "INVALID_STATE_TRANSITION")
+	_, err = e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: "events/open/registrations/2222222222222222"})
+	assertStatus(t, err, codes.NotFound, "REGISTRATION_NOT_FOUND")
+
+	// Checking in needs nothing of the events service.
+	e.eventsSrv.Stop()
+	if _, err := e.client.CheckInRegistration(ctx, &registrationsv1.CheckInRegistrationRequest{Name: o.GetName()}); err != nil {
+		t.Errorf("check-in while the events service is down: %v", err)
+	}
+}
+
+func TestPolicyChangePromotesAtNextChange(t *testing.T) {
+	e := newEnv(t) // events/small-waitlist: 1 seat, a waiting list
+	const ev = "events/small-waitlist"
+	var names []string
+	add := func(email string) *registrationsv1.Registration {
+		t.Helper()
+		r := e.create(t, ev, participant(email))
+		names = append(names, r.GetName())
+		return r
+	}
+	add("a@example.org")
+	add("b@example.org")
+	add("c@example.org")
+	e.assertStates(t, "start", names, "CWW")
+
+	// A raised capacity moves nobody by itself…
+	e.setPolicy(t, ev, func(p *eventsv1.RegistrationPolicy) { p.Capacity = 2 })
+	e.assertStates(t, "capacity 2", names, "CWW")
+	// …the next change gives the seat to the oldest waiting, before the newcomer.
+	e.clock.Add(time.Hour)
+	d := add("d@example.org")
+	if d.GetState() != waitlisted || d.GetStateReason() != "EVENT_FULL" {
+		t.Errorf("newcomer: state = %v (%q), want %v (EVENT_FULL)", d.GetState(), d.GetStateReason(), waitlisted)
+	}
+	e.assertStates(t, "after a create", names, "CCWW")
+	if got := e.get(t, names[1]); got.GetStateReason() != "PROMOTED_FROM_WAITLIST" || !got.GetUpdateTime().AsTime().Equal(t0.Add(time.Hour)) {
+		t.Errorf("promoted: %q at %v, want PROMOTED_FROM_WAITLIST at %v", got.GetStateReason(), got.GetUpdateTime().AsTime(), t0.Add(time.Hour))
+	}
+
+	// Two more seats; a waiting one cancels, and that change promotes the rest.
+	e.setPolicy(t, ev, func(p *eventsv1.RegistrationPolicy) { p.Capacity = 4 })
+	e.cancel(t, names[2])
+	e.assertStates(t, "capacity 4, a waiting one cancels", names, "CCXC")
+	if got := add("e@example.org"); got.GetState() != confirmed {
+		t.Errorf("newcomer with a seat free: state = %v, want %v", got.GetState(), confirmed)
+	}
+	e.assertStates(t, "capacity 4", names, "CCXCC")
+
+	// A lowered capacity un-confirms nobody, and confirms nobody new until
+	// the confirmed are fewer than it.
+	e.setPolicy(t, ev, func(p *eventsv1.RegistrationPolicy) { p.Capacity = 2 })
+	add("f@example.org")
+	e.assertStates(t, "capacity 2", names, "CCXCCW")
+	e.cancel(t, names[0])
+	e.assertStates(t, "3 confirmed of 2", names, "XCXCCW")
+	e.cancel(t, names[1])
+	e.assertStates(t, "2 confirmed of 2", names, "XXXCCW")
+	e.cancel(t, names[3])
+	e.assertStates(t, "1 confirmed of 2", names, "XXXXCC")
+
+	// Turning the waiting list off keeps those on it, and they still move up.
+	add("g@example.org")
+	e.setPolicy(t, ev, func(p *eventsv1.RegistrationPolicy) { p.WaitlistEnabled = false })
+	_, err := e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{Parent: ev, Registration: participant("h@example.org")})
+	assertStatus(t, err, codes.FailedPrecondition, "EVENT_FULL")
+	e.assertStates(t, "waiting list off", names, "XXXXCCW")
+	e.cancel(t, names[4])
+	e.assertStates(t, "waiting list off, a seat freed", names, "XXXXXCC")
+	assertCountsMatch(t, e, "small-waitlist")
+}
+
+func TestCreateRequestIDRetryWithoutEvent(t *testing.T) {
+	const rid = "0b6e2f8c-2f6a-4d8e-9a51-6f2d8b1c3e49"
+	req := &registrationsv1.CreateRegistrationRequest{Parent: "events/open", Registration: participant("ana@example.org"), RequestId: rid}
+
+	t.Run("after the window closed", func(t *testing.T) {
+		e := newEnv(t)
+		first, err := e.client.CreateRegistration(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(31 * day) // events/open has started: registration is closed
+		again, err := e.client.CreateRegistration(ctx, req)
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		if !proto.Equal(again, first) {
+			t.Errorf("retry returned %v, want %v", again, first)
+		}
+		_, err = e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
+			Parent: "events/open", Registration: participant("bob@example.org"), RequestId: "0b6e2f8c-2f6a-4d8e-9a51-6f2d8b1c3e50"})
+		assertStatus(t, err, codes.FailedPrecondition, "REGISTRATION_CLOSED")
+	})
+
+	t.Run("while the events service is down", func(t *testing.T) {
+		e := newEnv(t)
+		first, err := e.client.CreateRegistration(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.eventsSrv.Stop()
+		again, err := e.client.CreateRegistration(ctx, req)
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		if !proto.Equal(again, first) {
+			t.Errorf("retry returned %v, want %v", again, first)
+		}
+		// A new request for an event the service knows nothing of needs the
+		// events service.
+		_, err = e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
+			Parent: "events/other", Registration: participant("bob@example.org"), RequestId: "0b6e2f8c-2f6a-4d8e-9a51-6f2d8b1c3e50"})
+		assertStatus(t, err, codes.Unavailable, "UNAVAILABLE")
+		if n := e.stored(t, "events/open"); n != 1 {
+			t.Errorf("%d registrations stored, want 1", n)
+		}
+	})
+
+	t.Run("reused for another event", func(t *testing.T) {
+		e := newEnv(t)
+		if _, err := e.client.CreateRegistration(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		other := proto.CloneOf(req)
+		other.Parent = "events/other"
+		_, err := e.client.CreateRegistration(ctx, other)
+		assertStatus(t, err, codes.AlreadyExists, "REQUEST_ID_REUSED")
+		if n := e.stored(t, "events/other"); n != 0 {
+			t.Errorf("%d registrations stored for events/other, want 0", n)
+		}
+	})
+}
+
+// TestEventsServiceDown: cancel, approve, reject and stats work from the
+// copy of the event saved with its registrations.
+func TestEventsServiceDown(t *testing.T) {
+	e := newEnv(t)
+	a := e.create(t, "events/small-waitlist", participant("a@example.org"))
+	b := e.create(t, "events/small-waitlist", participant("b@example.org"))
+	p1 := e.create(t, "events/approval-waitlist", participant("p1@example.org"))
+	p2 := e.create(t, "events/approval-waitlist", participant("p2@example.org"))
+	e.eventsSrv.Stop() // for real: the client's calls fail
+
+	got := e.cancel(t, a.GetName())
+	if got.GetState() != cancelled {
+		t.Errorf("cancelled: state = %v, want %v", got.GetState(), cancelled)
+	}
+	if got := e.get(t, b.GetName()); got.GetState() != confirmed || got.GetStateReason() != "PROMOTED_FROM_WAITLIST" {
+		t.Errorf("waiting one: state = %v (%q), want %v (PROMOTED_FROM_WAITLIST), by the saved policy", got.GetState(), got.GetStateReason(), confirmed)
+	}
+	if got := e.approve(t, p1.GetName()); got.GetState() != confirmed {
+		t.Errorf("approved: state = %v, want %v", got.GetState(), confirmed)
+	}
+	if got := e.approve(t, p2.GetName()); got.GetState() != waitlisted {
+		t.Errorf("approved when full: state = %v, want %v (saved capacity 1)", got.GetState(), waitlisted)
+	}
+	if got := e.reject(t, p1.GetName(), "no"); got.GetState() != rejected {
+		t.Errorf("rejected: state = %v, want %v", got.GetState(), rejected)
+	}
+	if got := e.get(t, p2.GetName()); got.GetState() != confirmed {
+		t.Errorf("after the rejection: state = %v, want %v", got.GetState(), confirmed)
+	}
+	stats, err := e.client.GetRegistrationStats(ctx, &registrationsv1.GetRegistrationStatsRequest{Name: "events/small-waitlist/registrationStats"})
+	if err != nil {
+		t.Fatalf("GetRegistrationStats: %v", err)
+	}
+	if stats.SeatsLeft == nil || stats.GetSeatsLeft() != 0 {
+		t.Errorf("seats_left = %v, want 0 from the saved capacity", stats.SeatsLeft)
+	}
+
+	_, err = e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{Parent: "events/other", Registration: participant("c@example.org")})
+	assertStatus(t, err, codes.Unavailable, "UNAVAILABLE") // no copy of events/other
+
+	// A registration whose event was never saved (written before the copy
+	// existed) cannot be decided without the events service.
+	var old *registrationsv1.Registration
+	err = e.store.Update(ctx, "open", func(tx store.Tx) error {
+		name, err := tx.NewName()
+		if err != nil {
+			return err
+		}
+		old = participant("old@example.org")
+		old.Name, old.State = name, confirmed
+		return tx.Insert(old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.CancelRegistration(ctx, &registrationsv1.CancelRegistrationRequest{Name: old.GetName()})
+	assertStatus(t, err, codes.Unavailable, "UNAVAILABLE")
+	if got := e.get(t, old.GetName()); got.GetState() != confirmed {
+		t.Errorf("after a failed cancel: state = %v, want %v", got.GetState(), confirmed)
+	}
+	_, err = e.client.GetRegistrationStats(ctx, &registrationsv1.GetRegistrationStatsRequest{Name: "events/open/registrationStats"})
+	assertStatus(t, err, codes.Unavailable, "UNAVAILABLE")
+}
+
+func TestSavedEventFollowsChanges(t *testing.T) {
+	// Every cancel, approval or rejection reads the event from the events
+	// service and saves it, so the fallback works with the latest policy,
+	// not the one of the first registration.
+	e := newEnv(t)
+	const ev = "events/small-waitlist"
+	var names []string
+	for _, email := range []string{"a@example.org", "b@example.org", "c@example.org", "d@example.org"} {
+		names = append(names, e.create(t, ev, participant(email)).GetName())
+	}
+	e.events.setPolicy(ev, func(p *eventsv1.RegistrationPolicy) { p.Capacity = 2 }) // the events service only
+	e.cancel(t, names[3])
+	e.assertStates(t, "capacity 2, a waiting one cancels", names, "CCWX")
+	if saved, err := e.store.Event(ctx, "small-waitlist"); err != nil || saved.GetRegistrationPolicy().GetCapacity() != 2 {
+		t.Errorf("saved event = %v, %v; want capacity 2", saved, err)
+	}
+
+	e.events.setDown(true)
+	e.cancel(t, names[0]) // by the saved capacity 2, c moves up
+	e.assertStates(t, "cancel while down", names, "XCCX")
+}
+
+// assertCountsMatch checks the store's counters of the event against a
+// count of its registrations as ListRegistrations returns them.
+func assertCountsMatch(t testing.TB, e *env, eventID string) {
+	t.Helper()
+	regs, _ := e.list(t, &registrationsv1.ListRegistrationsRequest{Parent: "events/" + eventID, PageSize: 100})
+	want := &store.Counts{}
+	for _, r := range regs {
+		want.Add(r, +1)
+	}
+	got, err := e.store.Counts(ctx, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := normalCounts(got), normalCounts(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("store counters %v, want a recount %v", g, w)
+	}
+}
+
+// normalCounts drops empty tallies and maps, which mean the same as none.
+func normalCounts(c *store.Counts) map[string]store.Tally {
+	out := map[string]store.Tally{}
+	for st, t := range c.ByState {
+		if t == nil || t.Total == 0 {
+			continue
+		}
+		n := store.Tally{Total: t.Total}
+		for _, m := range []struct {
+			dst *map[string]int32
+			src map[string]int32
+		}{{&n.ByCountry, t.ByCountry}, {&n.Delegates, t.Delegates}, {&n.ByCategory, t.ByCategory}, {&n.ByMode, t.ByMode}, {&n.ByGender, t.ByGender}} {
+			if len(m.src) > 0 {
+				*m.dst = maps.Clone(m.src)
+			}
+		}
+		out[st] = n
+	}
+	return out
 }

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 
+	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 )
 
@@ -64,38 +65,92 @@ func bump(m *map[string]int32, key string, delta int32) {
 	}
 }
 
-// Decide chooses the state of a new registration (whose name is already
-// set) from the event's counters, or returns an error to refuse it. It runs
-// inside the write transaction, and may run more than once.
-type Decide func(reg *registrationsv1.Registration, counts *Counts) error
+// Tx is one write transaction on the registrations of one event. Every
+// change goes through Insert or Put, which keep the counters, the e-mail index
+// and the waiting list in step with the registrations.
+type Tx interface {
+	// Get returns a copy of one of the event's registrations.
+	Get(id string) (*registrationsv1.Registration, error)
+
+	// NewName returns the name for the next new registration of the event;
+	// names sort in arrival order.
+	NewName() (string, error)
+
+	// Insert adds a new registration, named by NewName. An e-mail address
+	// already registered (and not cancelled) for the event is
+	// ErrAlreadyExists.
+	Insert(reg *registrationsv1.Registration) error
+
+	// Put writes a changed registration.
+	Put(reg *registrationsv1.Registration) error
+
+	// Counts returns the event's counters as of now in this transaction;
+	// they follow every Insert and Put. Callers must not change them.
+	Counts() *Counts
+
+	// Waitlist calls fn with each WAITLISTED registration, oldest first,
+	// until fn returns false or an error.
+	Waitlist(fn func(*registrationsv1.Registration) (more bool, err error)) error
+
+	// ForEach calls fn with each of the event's registrations, oldest first.
+	ForEach(fn func(*registrationsv1.Registration) error) error
+
+	// Event returns the saved copy of the event (state, window, policy), or nil.
+	Event() *eventsv1.Event
+
+	// SetEvent saves a copy of the event, unless the saved copy has a higher
+	// revision (a copy from an older read never replaces a newer one).
+	SetEvent(ev *eventsv1.Event) error
+
+	// ForgetEvent removes the saved copy (the event was deleted).
+	ForgetEvent() error
+
+	// SetFeedSequence records the last change of the events feed applied.
+	SetFeedSequence(seq int64) error
+}
 
 // Store holds registrations by event id and registration id.
 //
 // Errors are the errdefs sentinels: ErrNotFound for an unknown registration,
 // ErrAlreadyExists for an e-mail address already registered for the event,
-// and whatever a Decide or update function returns.
+// and whatever a transaction function returns. A function that returns an
+// error writes nothing.
 type Store interface {
-	// Create stores reg for the event, giving it its id, after decide has set
-	// its state — all in one transaction. When requestID is not empty and a
-	// previous Create carried it, that call's registration is returned with
-	// created false and nothing is written.
-	Create(ctx context.Context, eventID, requestID string, reg *registrationsv1.Registration, decide Decide) (stored *registrationsv1.Registration, created bool, err error)
+	// Update runs fn in one write transaction on the event's registrations.
+	Update(ctx context.Context, eventID string, fn func(Tx) error) error
+
+	// Create runs fn, which inserts one registration and returns it, in one
+	// write transaction. When requestID is not empty and a previous Create
+	// carried it, that call's registration is returned with created false,
+	// fn is not called and nothing is written.
+	Create(ctx context.Context, eventID, requestID string, fn func(Tx) (*registrationsv1.Registration, error)) (reg *registrationsv1.Registration, created bool, err error)
+
+	// Request returns the registration that a Create with requestID made,
+	// or ErrNotFound.
+	Request(ctx context.Context, requestID string) (*registrationsv1.Registration, error)
 
 	// Get returns one registration.
 	Get(ctx context.Context, eventID, id string) (*registrationsv1.Registration, error)
 
-	// Update reads a registration and the event's counters, lets fn change
-	// the registration, and writes it with the counters adjusted, in one
-	// transaction. If fn returns an error nothing is written.
-	Update(ctx context.Context, eventID, id string, fn func(reg *registrationsv1.Registration, counts *Counts) error) (*registrationsv1.Registration, error)
-
-	// List returns up to limit registrations of the event that match, oldest
-	// first, starting after the id after (from the beginning when empty), and
-	// how many match in all.
-	List(ctx context.Context, eventID, after string, limit int, match func(*registrationsv1.Registration) bool) (page []*registrationsv1.Registration, total int, err error)
+	// List returns up to limit registrations of the event that match, in
+	// arrival order (newest first when desc), starting after the id after
+	// (from the beginning when empty), and how many match in all.
+	List(ctx context.Context, eventID, after string, limit int, desc bool, match func(*registrationsv1.Registration) bool) (page []*registrationsv1.Registration, total int, err error)
 
 	// Counts returns the event's counters.
 	Counts(ctx context.Context, eventID string) (*Counts, error)
+
+	// Event returns the saved copy of the event, or nil.
+	Event(ctx context.Context, eventID string) (*eventsv1.Event, error)
+
+	// EventIDs returns the ids of the events that have a saved copy.
+	EventIDs(ctx context.Context) ([]string, error)
+
+	// FeedSequence returns the last change of the events feed applied.
+	FeedSequence(ctx context.Context) (int64, error)
+
+	// SetFeedSequence records the last change of the events feed applied.
+	SetFeedSequence(ctx context.Context, seq int64) error
 
 	// Close releases the store.
 	Close() error

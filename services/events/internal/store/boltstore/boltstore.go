@@ -1,4 +1,5 @@
-// Package boltstore keeps events in a bbolt database.
+// Package boltstore keeps events, and the feed of their changes, in a bbolt
+// database.
 //
 // Bucket layout (schema version 1; a later version gets a new top-level
 // bucket and a migration):
@@ -8,6 +9,12 @@
 //	    <event id>   → convene.events.v1.Event, protobuf binary (deterministic)
 //	  requests/
 //	    <request id> → <event id>   the event a CreateEvent with that request_id made
+//	  changes/
+//	    <sequence, 8 bytes big-endian> → convene.events.v1.EventChange
+//	                   (the bucket's own sequence numbers them: strictly increasing,
+//	                    never reused, also after compaction)
+//	  meta/
+//	    compacted → <sequence, 8 bytes big-endian>: changes up to it were removed
 //
 // The events service is the only writer of its file, so the store also keeps
 // every event decoded in memory: reads never touch the disk. Writers are
@@ -17,11 +24,14 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	"convene.dev/platform/errdefs"
@@ -32,36 +42,43 @@ var (
 	bucketV1       = []byte("v1")
 	bucketEvents   = []byte("events")
 	bucketRequests = []byte("requests")
+	bucketChanges  = []byte("changes")
+	bucketMeta     = []byte("meta")
+	keyCompacted   = []byte("compacted")
 )
 
 var marshal = proto.MarshalOptions{Deterministic: true}
 
 // Store is a store.Store over bbolt.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	now func() time.Time
 
 	writeMu sync.Mutex // held by writers across the transaction and the cache update
 
-	mu     sync.RWMutex // guards events
-	events map[string]*eventsv1.Event
+	mu       sync.RWMutex // guards the fields below
+	events   map[string]*eventsv1.Event
+	head     int64         // the sequence number of the newest change
+	advanced chan struct{} // closed, and replaced, when head moves
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New creates the buckets if needed and loads every event into memory. The
-// store takes ownership of db and closes it in Close.
-func New(db *bolt.DB) (*Store, error) {
-	s := &Store{db: db, events: map[string]*eventsv1.Event{}}
+// store takes ownership of db and closes it in Close. now stamps the changes.
+func New(db *bolt.DB, now func() time.Time) (*Store, error) {
+	s := &Store{db: db, now: now, events: map[string]*eventsv1.Event{}, advanced: make(chan struct{})}
 	err := db.Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(bucketV1)
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketEvents, bucketRequests} {
+		for _, name := range [][]byte{bucketEvents, bucketRequests, bucketChanges, bucketMeta} {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
+		s.head = int64(root.Bucket(bucketChanges).Sequence())
 		return root.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
 			ev := &eventsv1.Event{}
 			if err := proto.Unmarshal(v, ev); err != nil {
@@ -82,6 +99,26 @@ func buckets(tx *bolt.Tx) (events, requests *bolt.Bucket) {
 	return root.Bucket(bucketEvents), root.Bucket(bucketRequests)
 }
 
+func seqKey(seq int64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], uint64(seq))
+	return k[:]
+}
+
+// record appends a change to the feed in tx and returns its sequence number.
+func record(tx *bolt.Tx, typ eventsv1.EventChange_Type, ev *eventsv1.Event, at *timestamppb.Timestamp) (int64, error) {
+	changes := tx.Bucket(bucketV1).Bucket(bucketChanges)
+	seq, err := changes.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	b, err := marshal.Marshal(&eventsv1.EventChange{Sequence: int64(seq), Type: typ, Event: ev, ChangeTime: at})
+	if err != nil {
+		return 0, err
+	}
+	return int64(seq), changes.Put(seqKey(int64(seq)), b)
+}
+
 // Get implements store.Store.
 func (s *Store) Get(_ context.Context, id string) (*eventsv1.Event, error) {
 	s.mu.RLock()
@@ -94,14 +131,14 @@ func (s *Store) Get(_ context.Context, id string) (*eventsv1.Event, error) {
 }
 
 // List implements store.Store.
-func (s *Store) List(context.Context) ([]*eventsv1.Event, error) {
+func (s *Store) List(context.Context) ([]*eventsv1.Event, int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]*eventsv1.Event, 0, len(s.events))
 	for _, ev := range s.events {
 		out = append(out, ev)
 	}
-	return out, nil
+	return out, s.head, nil
 }
 
 // Create implements store.Store.
@@ -109,6 +146,7 @@ func (s *Store) Create(_ context.Context, id, requestID string, ev *eventsv1.Eve
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var existing string
+	var seq int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		events, requests := buckets(tx)
 		if requestID != "" {
@@ -128,9 +166,12 @@ func (s *Store) Create(_ context.Context, id, requestID string, ev *eventsv1.Eve
 			return err
 		}
 		if requestID != "" {
-			return requests.Put([]byte(requestID), []byte(id))
+			if err := requests.Put([]byte(requestID), []byte(id)); err != nil {
+				return err
+			}
 		}
-		return nil
+		seq, err = record(tx, eventsv1.EventChange_TYPE_CREATED, ev, timestamppb.New(s.now()))
+		return err
 	})
 	if err != nil {
 		return nil, false, err
@@ -142,12 +183,12 @@ func (s *Store) Create(_ context.Context, id, requestID string, ev *eventsv1.Eve
 		}
 		return prev, false, nil
 	}
-	s.put(id, proto.CloneOf(ev))
+	s.committed(seq, id, proto.CloneOf(ev))
 	return ev, true, nil
 }
 
 // Update implements store.Store.
-func (s *Store) Update(_ context.Context, id string, fn func(*eventsv1.Event) error) (*eventsv1.Event, error) {
+func (s *Store) Update(_ context.Context, id string, typ eventsv1.EventChange_Type, fn func(*eventsv1.Event) error) (*eventsv1.Event, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	ev, err := s.Get(context.Background(), id)
@@ -157,18 +198,23 @@ func (s *Store) Update(_ context.Context, id string, fn func(*eventsv1.Event) er
 	if err := fn(ev); err != nil {
 		return nil, err
 	}
+	var seq int64
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		events, _ := buckets(tx)
 		b, err := marshal.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		return events.Put([]byte(id), b)
+		if err := events.Put([]byte(id), b); err != nil {
+			return err
+		}
+		seq, err = record(tx, typ, ev, timestamppb.New(s.now()))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update event %q: %w", id, err)
 	}
-	s.put(id, proto.CloneOf(ev))
+	s.committed(seq, id, proto.CloneOf(ev))
 	return ev, nil
 }
 
@@ -183,23 +229,108 @@ func (s *Store) Delete(_ context.Context, id string, check func(*eventsv1.Event)
 	if err := check(ev); err != nil {
 		return err
 	}
+	var seq int64
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		events, _ := buckets(tx)
-		return events.Delete([]byte(id))
+		if err := events.Delete([]byte(id)); err != nil {
+			return err
+		}
+		gone := &eventsv1.Event{Name: ev.GetName(), Revision: ev.GetRevision() + 1}
+		seq, err = record(tx, eventsv1.EventChange_TYPE_DELETED, gone, timestamppb.New(s.now()))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete event %q: %w", id, err)
 	}
-	s.mu.Lock()
-	delete(s.events, id)
-	s.mu.Unlock()
+	s.committed(seq, id, nil)
 	return nil
 }
 
-func (s *Store) put(id string, ev *eventsv1.Event) {
+// committed updates the in-memory copy (ev nil: deleted) and wakes watchers.
+func (s *Store) committed(seq int64, id string, ev *eventsv1.Event) {
 	s.mu.Lock()
-	s.events[id] = ev
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if ev == nil {
+		delete(s.events, id)
+	} else {
+		s.events[id] = ev
+	}
+	s.head = seq
+	close(s.advanced)
+	s.advanced = make(chan struct{})
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(_ context.Context, after int64, limit int) ([]*eventsv1.EventChange, error) {
+	var out []*eventsv1.EventChange
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketV1)
+		if v := root.Bucket(bucketMeta).Get(keyCompacted); v != nil {
+			if compacted := int64(binary.BigEndian.Uint64(v)); after < compacted {
+				return errdefs.Newf(errdefs.ErrOutOfRange, "CHANGES_COMPACTED",
+					"changes up to sequence %d were compacted; list the events again and watch from the list's change_sequence", compacted)
+			}
+		}
+		c := root.Bucket(bucketChanges).Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			ch := &eventsv1.EventChange{}
+			if err := proto.Unmarshal(v, ch); err != nil {
+				return fmt.Errorf("change %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Wait implements store.Store.
+func (s *Store) Wait(after int64) <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.head > after {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.advanced
+}
+
+// Compact implements store.Store.
+func (s *Store) Compact(_ context.Context, before time.Time) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	removed := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketV1)
+		changes := root.Bucket(bucketChanges)
+		// Collect, then delete: deleting under a moving cursor skips keys.
+		last, _ := changes.Cursor().Last()
+		var old [][]byte
+		c := changes.Cursor()
+		for k, v := c.First(); k != nil && string(k) != string(last); k, v = c.Next() {
+			ch := &eventsv1.EventChange{}
+			if err := proto.Unmarshal(v, ch); err != nil {
+				return err
+			}
+			if !ch.GetChangeTime().AsTime().Before(before) {
+				break
+			}
+			old = append(old, append([]byte(nil), k...))
+		}
+		if len(old) == 0 {
+			return nil
+		}
+		for _, k := range old {
+			if err := changes.Delete(k); err != nil {
+				return err
+			}
+		}
+		removed = len(old)
+		through := old[len(old)-1]
+		return root.Bucket(bucketMeta).Put(keyCompacted, through)
+	})
+	return removed, err
 }
 
 // Close implements store.Store.

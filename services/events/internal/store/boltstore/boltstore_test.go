@@ -26,7 +26,7 @@ func open(t *testing.T, path string) *Store {
 	if err != nil {
 		t.Fatalf("boltdb.Open(%s): %v", path, err)
 	}
-	s, err := New(db)
+	s, err := New(db, time.Now)
 	if err != nil {
 		db.Close()
 		t.Fatalf("New: %v", err)
@@ -76,7 +76,7 @@ func names(events []*eventsv1.Event) []string {
 
 func listNames(t *testing.T, s *Store) []string {
 	t.Helper()
-	all, err := s.List(context.Background())
+	all, _, err := s.List(context.Background())
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestNotFound(t *testing.T) {
 		{"get", func() error { _, err := s.Get(ctx, "nope"); return err }},
 		{"get empty id", func() error { _, err := s.Get(ctx, ""); return err }},
 		{"update", func() error {
-			_, err := s.Update(ctx, "nope", func(*eventsv1.Event) error { called = true; return nil })
+			_, err := s.Update(ctx, "nope", eventsv1.EventChange_TYPE_UPDATED, func(*eventsv1.Event) error { called = true; return nil })
 			return err
 		}},
 		{"delete", func() error {
@@ -265,7 +265,7 @@ func TestUpdate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, path := newStore(t)
 			before := mustCreate(t, s, "a")
-			got, err := s.Update(ctx, "a", tt.fn)
+			got, err := s.Update(ctx, "a", eventsv1.EventChange_TYPE_UPDATED, tt.fn)
 			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
 				t.Fatalf("Update error = %v, want %v", err, tt.wantErr)
 			}
@@ -363,7 +363,7 @@ func TestReopen(t *testing.T) {
 		}
 		want["events/"+id] = proto.CloneOf(ev)
 	}
-	updated, err := s.Update(ctx, "ev-1", func(ev *eventsv1.Event) error {
+	updated, err := s.Update(ctx, "ev-1", eventsv1.EventChange_TYPE_UPDATED, func(ev *eventsv1.Event) error {
 		ev.Title = "Renamed"
 		ev.Sessions = []*eventsv1.Session{{Title: "Day 1"}}
 		return nil
@@ -381,7 +381,7 @@ func TestReopen(t *testing.T) {
 	}
 
 	s2 := open(t, path)
-	all, err := s2.List(ctx)
+	all, _, err := s2.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestReturnedEventsAreCopies(t *testing.T) {
 	check("a retried Create's result")
 
 	var inFn *eventsv1.Event
-	updated, err := s.Update(ctx, "a", func(ev *eventsv1.Event) error {
+	updated, err := s.Update(ctx, "a", eventsv1.EventChange_TYPE_UPDATED, func(ev *eventsv1.Event) error {
 		inFn = ev
 		ev.Summary = "Updated"
 		return nil
@@ -455,7 +455,7 @@ func TestReturnedEventsAreCopies(t *testing.T) {
 	check("the event given to Update's function")
 
 	// A failed Update's function may have changed its event; that must not leak.
-	_, err = s.Update(ctx, "a", func(ev *eventsv1.Event) error {
+	_, err = s.Update(ctx, "a", eventsv1.EventChange_TYPE_UPDATED, func(ev *eventsv1.Event) error {
 		mutate(ev)
 		return errdefs.ErrFailedPrecondition
 	})
@@ -481,7 +481,7 @@ func TestConcurrentUpdates(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.Update(ctx, "a", func(ev *eventsv1.Event) error {
+			_, err := s.Update(ctx, "a", eventsv1.EventChange_TYPE_UPDATED, func(ev *eventsv1.Event) error {
 				ev.RegistrationPolicy.Capacity++
 				ev.Topics = append(ev.Topics, fmt.Sprintf("t%d", i))
 				return nil
@@ -500,7 +500,7 @@ func TestConcurrentUpdates(t *testing.T) {
 			if got, want := len(ev.GetTopics()), int(ev.GetRegistrationPolicy().GetCapacity())-10+1; got != want {
 				t.Errorf("Get saw %d topics with capacity %d, want %d topics", got, ev.GetRegistrationPolicy().GetCapacity(), want)
 			}
-			all, err := s.List(ctx)
+			all, _, err := s.List(ctx)
 			if err != nil || len(all) != 1 {
 				t.Errorf("List = %d events, %v", len(all), err)
 			}

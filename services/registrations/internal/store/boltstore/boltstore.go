@@ -10,19 +10,26 @@
 //	                            (ids begin with the event bucket's sequence number,
 //	                             so key order is arrival order)
 //	      emails/
-//	        <trimmed lower-case e-mail> → <registration id>   (live registrations only)
+//	        <trimmed lower-case e-mail> → <registration id>   (not cancelled ones)
+//	      waitlist/
+//	        <registration id> → ""        the WAITLISTED ones, in arrival order
 //	      counts → store.Counts as JSON
+//	      event  → convene.events.v1.Event: the service's last copy of the
+//	               event's state, window and policy
 //	  requests/
 //	    <request id> → "<event id>/<registration id>"
+//	  meta/
+//	    feed_sequence → the last change of the events feed applied (8 bytes big-endian)
 //
-// Every write, with its admission check and its counter update, is one bbolt
-// transaction: the rules of the store package's callers hold under any
-// concurrency because bbolt serialises writers.
+// Every write — the admission check, the registration, its indexes and the
+// counters — is one bbolt transaction: the rules hold under any concurrency
+// because bbolt runs one writer at a time.
 package boltstore
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -30,6 +37,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/ids"
@@ -42,8 +50,14 @@ var (
 	bucketRequests      = []byte("requests")
 	bucketRegistrations = []byte("registrations")
 	bucketEmails        = []byte("emails")
+	bucketWaitlist      = []byte("waitlist")
+	bucketMeta          = []byte("meta")
 	keyCounts           = []byte("counts")
+	keyEvent            = []byte("event")
+	keyFeedSequence     = []byte("feed_sequence")
 )
+
+const waitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 
 var marshal = proto.MarshalOptions{Deterministic: true}
 
@@ -61,11 +75,12 @@ func New(db *bolt.DB) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := root.CreateBucketIfNotExists(bucketEvents); err != nil {
-			return err
+		for _, name := range [][]byte{bucketEvents, bucketRequests, bucketMeta} {
+			if _, err := root.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
 		}
-		_, err = root.CreateBucketIfNotExists(bucketRequests)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
@@ -76,138 +91,289 @@ func New(db *bolt.DB) (*Store, error) {
 // EmailKey is the form of an e-mail address that must be unique per event.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// eventBuckets returns an event's buckets, or nil ones when the event has
-// no registrations yet.
-type eventBuckets struct {
-	event, regs, emails *bolt.Bucket
-}
-
-func openEvent(tx *bolt.Tx, eventID string, create bool) (eventBuckets, error) {
-	events := tx.Bucket(bucketV1).Bucket(bucketEvents)
-	if !create {
-		ev := events.Bucket([]byte(eventID))
-		if ev == nil {
-			return eventBuckets{}, nil
-		}
-		return eventBuckets{ev, ev.Bucket(bucketRegistrations), ev.Bucket(bucketEmails)}, nil
-	}
-	ev, err := events.CreateBucketIfNotExists([]byte(eventID))
-	if err != nil {
-		return eventBuckets{}, err
-	}
-	regs, err := ev.CreateBucketIfNotExists(bucketRegistrations)
-	if err != nil {
-		return eventBuckets{}, err
-	}
-	emails, err := ev.CreateBucketIfNotExists(bucketEmails)
-	if err != nil {
-		return eventBuckets{}, err
-	}
-	return eventBuckets{ev, regs, emails}, nil
-}
-
-func readCounts(b *bolt.Bucket) (*store.Counts, error) {
-	c := &store.Counts{}
-	if b == nil {
-		return c, nil
-	}
-	if v := b.Get(keyCounts); v != nil {
-		if err := json.Unmarshal(v, c); err != nil {
-			return nil, fmt.Errorf("counters: %w", err)
-		}
-	}
-	return c, nil
-}
-
-func writeCounts(b *bolt.Bucket, c *store.Counts) error {
-	v, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return b.Put(keyCounts, v)
-}
-
-func putRegistration(b *bolt.Bucket, id string, reg *registrationsv1.Registration) error {
-	v, err := marshal.Marshal(reg)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(id), v)
+func notFound(eventID, id string) error {
+	return fmt.Errorf("registration events/%s/registrations/%s: %w", eventID, id, errdefs.ErrNotFound)
 }
 
 func decode(v []byte) (*registrationsv1.Registration, error) {
 	reg := &registrationsv1.Registration{}
-	if err := proto.Unmarshal(v, reg); err != nil {
+	if err := proto.Unmarshal(v, reg); err != nil { // Unmarshal copies: nothing of v is kept
 		return nil, fmt.Errorf("decode registration: %w", err)
 	}
 	return reg, nil
 }
 
+// eventTx implements store.Tx over the buckets of one event.
+type eventTx struct {
+	tx      *bolt.Tx
+	eventID string
+	bucket  *bolt.Bucket // nil in a read transaction for an event with no bucket
+	counts  *store.Counts
+	dirty   bool
+}
+
+// openEvent returns the event's transaction view; with create, its buckets
+// are made if missing.
+func openEvent(tx *bolt.Tx, eventID string, create bool) (*eventTx, error) {
+	events := tx.Bucket(bucketV1).Bucket(bucketEvents)
+	t := &eventTx{tx: tx, eventID: eventID, counts: &store.Counts{}}
+	if create {
+		b, err := events.CreateBucketIfNotExists([]byte(eventID))
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range [][]byte{bucketRegistrations, bucketEmails, bucketWaitlist} {
+			if _, err := b.CreateBucketIfNotExists(name); err != nil {
+				return nil, err
+			}
+		}
+		t.bucket = b
+	} else {
+		t.bucket = events.Bucket([]byte(eventID))
+	}
+	if t.bucket != nil {
+		if v := t.bucket.Get(keyCounts); v != nil {
+			if err := json.Unmarshal(v, t.counts); err != nil {
+				return nil, fmt.Errorf("event %s counters: %w", eventID, err)
+			}
+		}
+	}
+	return t, nil
+}
+
+func (t *eventTx) sub(name []byte) *bolt.Bucket {
+	if t.bucket == nil {
+		return nil
+	}
+	return t.bucket.Bucket(name)
+}
+
+func (t *eventTx) Get(id string) (*registrationsv1.Registration, error) {
+	regs := t.sub(bucketRegistrations)
+	if regs == nil {
+		return nil, notFound(t.eventID, id)
+	}
+	v := regs.Get([]byte(id))
+	if v == nil {
+		return nil, notFound(t.eventID, id)
+	}
+	return decode(v)
+}
+
+func (t *eventTx) NewName() (string, error) {
+	seq, err := t.sub(bucketRegistrations).NextSequence()
+	if err != nil {
+		return "", err
+	}
+	return "events/" + t.eventID + "/registrations/" + ids.Ordered(seq), nil
+}
+
+func (t *eventTx) Insert(reg *registrationsv1.Registration) error {
+	prefix := "events/" + t.eventID + "/registrations/"
+	id, ok := strings.CutPrefix(reg.GetName(), prefix)
+	if !ok || id == "" {
+		return fmt.Errorf("insert: registration name %q is not from NewName", reg.GetName())
+	}
+	email := []byte(EmailKey(reg.GetParticipant().GetEmail()))
+	if t.sub(bucketEmails).Get(email) != nil {
+		return errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
+			"%s is already registered for this event", reg.GetParticipant().GetEmail())
+	}
+	if err := t.sub(bucketEmails).Put(email, []byte(id)); err != nil {
+		return err
+	}
+	return t.write(id, nil, reg)
+}
+
+func (t *eventTx) Put(reg *registrationsv1.Registration) error {
+	id := reg.GetName()[strings.LastIndexByte(reg.GetName(), '/')+1:]
+	old, err := t.Get(id)
+	if err != nil {
+		return err
+	}
+	if reg.GetState() == registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED {
+		// A cancelled registration frees its address: the person may register again.
+		email := []byte(EmailKey(old.GetParticipant().GetEmail()))
+		if bytes.Equal(t.sub(bucketEmails).Get(email), []byte(id)) {
+			if err := t.sub(bucketEmails).Delete(email); err != nil {
+				return err
+			}
+		}
+	}
+	return t.write(id, old, reg)
+}
+
+// write stores reg (replacing old, nil for a new one) and brings the
+// counters and the waiting list along.
+func (t *eventTx) write(id string, old, reg *registrationsv1.Registration) error {
+	v, err := marshal.Marshal(reg)
+	if err != nil {
+		return err
+	}
+	if err := t.sub(bucketRegistrations).Put([]byte(id), v); err != nil {
+		return err
+	}
+	wl := t.sub(bucketWaitlist)
+	switch {
+	case reg.GetState() == waitlisted && (old == nil || old.GetState() != waitlisted):
+		err = wl.Put([]byte(id), nil)
+	case reg.GetState() != waitlisted && old != nil && old.GetState() == waitlisted:
+		err = wl.Delete([]byte(id))
+	}
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		t.counts.Add(old, -1)
+	}
+	t.counts.Add(reg, +1)
+	t.dirty = true
+	return nil
+}
+
+func (t *eventTx) Counts() *store.Counts { return t.counts }
+
+func (t *eventTx) Waitlist(fn func(*registrationsv1.Registration) (bool, error)) error {
+	wl := t.sub(bucketWaitlist)
+	if wl == nil {
+		return nil
+	}
+	// Collect first: fn may Put, which changes the bucket under a cursor.
+	var idsInOrder []string
+	if err := wl.ForEach(func(k, _ []byte) error {
+		idsInOrder = append(idsInOrder, string(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range idsInOrder {
+		reg, err := t.Get(id)
+		if err != nil {
+			return err
+		}
+		more, err := fn(reg)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *eventTx) Event() *eventsv1.Event {
+	if t.bucket == nil {
+		return nil
+	}
+	v := t.bucket.Get(keyEvent)
+	if v == nil {
+		return nil
+	}
+	ev := &eventsv1.Event{}
+	if proto.Unmarshal(v, ev) != nil {
+		return nil // an unreadable copy is no copy: the service asks the events service
+	}
+	return ev
+}
+
+func (t *eventTx) SetEvent(ev *eventsv1.Event) error {
+	if prev := t.Event(); prev != nil && prev.GetRevision() > ev.GetRevision() {
+		return nil
+	}
+	v, err := marshal.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(t.bucket.Get(keyEvent), v) {
+		return nil
+	}
+	return t.bucket.Put(keyEvent, v)
+}
+
+func (t *eventTx) ForgetEvent() error { return t.bucket.Delete(keyEvent) }
+
+func (t *eventTx) ForEach(fn func(*registrationsv1.Registration) error) error {
+	regs := t.sub(bucketRegistrations)
+	if regs == nil {
+		return nil
+	}
+	var all []*registrationsv1.Registration // decoded first: fn may Put
+	if err := regs.ForEach(func(_, v []byte) error {
+		reg, err := decode(v)
+		all = append(all, reg)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, reg := range all {
+		if err := fn(reg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *eventTx) SetFeedSequence(seq int64) error { return putFeedSequence(t.tx, seq) }
+
+// commit writes the counters if they changed.
+func (t *eventTx) commit() error {
+	if !t.dirty {
+		return nil
+	}
+	v, err := json.Marshal(t.counts)
+	if err != nil {
+		return err
+	}
+	return t.bucket.Put(keyCounts, v)
+}
+
+// Update implements store.Store.
+func (s *Store) Update(_ context.Context, eventID string, fn func(store.Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		t, err := openEvent(tx, eventID, true)
+		if err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.commit()
+	})
+}
+
 // Create implements store.Store.
-func (s *Store) Create(_ context.Context, eventID, requestID string, reg *registrationsv1.Registration, decide store.Decide) (*registrationsv1.Registration, bool, error) {
+func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(store.Tx) (*registrationsv1.Registration, error)) (*registrationsv1.Registration, bool, error) {
 	var out *registrationsv1.Registration
 	created := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		requests := tx.Bucket(bucketV1).Bucket(bucketRequests)
 		if requestID != "" {
 			if prev := requests.Get([]byte(requestID)); prev != nil {
-				evID, regID, _ := strings.Cut(string(prev), "/")
-				if evID != eventID {
-					return errdefs.Newf(errdefs.ErrAlreadyExists, "REQUEST_ID_REUSED",
-						"request_id %s was already used for another event", requestID)
-				}
-				b, err := openEvent(tx, evID, false)
+				reg, err := lookupRequest(tx, requestID, prev)
 				if err != nil {
 					return err
 				}
-				v := b.regs.Get([]byte(regID))
-				if v == nil {
-					return fmt.Errorf("request %s names a missing registration %s", requestID, prev)
+				if !strings.HasPrefix(reg.GetName(), "events/"+eventID+"/") {
+					return errdefs.Newf(errdefs.ErrAlreadyExists, "REQUEST_ID_REUSED",
+						"request_id %s was already used for another event", requestID)
 				}
-				out, err = decode(v)
-				return err
+				out = reg
+				return nil
 			}
 		}
-		b, err := openEvent(tx, eventID, true)
+		t, err := openEvent(tx, eventID, true)
 		if err != nil {
 			return err
 		}
-		email := EmailKey(reg.GetParticipant().GetEmail())
-		if b.emails.Get([]byte(email)) != nil {
-			return errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
-				"%s is already registered for this event", reg.GetParticipant().GetEmail())
-		}
-		counts, err := readCounts(b.event)
+		reg, err := fn(t)
 		if err != nil {
-			return err
-		}
-		seq, err := b.regs.NextSequence() // rolled back with the transaction if decide refuses
-		if err != nil {
-			return err
-		}
-		id := ids.Ordered(seq)
-		r := proto.CloneOf(reg) // decide may run again if the transaction is retried
-		r.Name = "events/" + eventID + "/registrations/" + id
-		if err := decide(r, counts); err != nil {
-			return err
-		}
-		counts.Add(r, +1)
-		if err := putRegistration(b.regs, id, r); err != nil {
-			return err
-		}
-		if err := b.emails.Put([]byte(email), []byte(id)); err != nil {
-			return err
-		}
-		if err := writeCounts(b.event, counts); err != nil {
 			return err
 		}
 		if requestID != "" {
-			if err := requests.Put([]byte(requestID), []byte(eventID+"/"+id)); err != nil {
+			if err := requests.Put([]byte(requestID), []byte(eventID+"/"+reg.GetName()[strings.LastIndexByte(reg.GetName(), '/')+1:])); err != nil {
 				return err
 			}
 		}
-		out, created = r, true
-		return nil
+		out, created = reg, true
+		return t.commit()
 	})
 	if err != nil {
 		return nil, false, err
@@ -215,100 +381,82 @@ func (s *Store) Create(_ context.Context, eventID, requestID string, reg *regist
 	return out, created, nil
 }
 
-// Get implements store.Store.
-func (s *Store) Get(_ context.Context, eventID, id string) (*registrationsv1.Registration, error) {
+func lookupRequest(tx *bolt.Tx, requestID string, value []byte) (*registrationsv1.Registration, error) {
+	eventID, id, _ := strings.Cut(string(value), "/")
+	t, err := openEvent(tx, eventID, false)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := t.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("request %s names a missing registration %s: %w", requestID, value, err)
+	}
+	return reg, nil
+}
+
+// Request implements store.Store.
+func (s *Store) Request(_ context.Context, requestID string) (*registrationsv1.Registration, error) {
 	var out *registrationsv1.Registration
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := openEvent(tx, eventID, false)
-		if err != nil {
-			return err
-		}
-		var v []byte
-		if b.regs != nil {
-			v = b.regs.Get([]byte(id))
-		}
+		v := tx.Bucket(bucketV1).Bucket(bucketRequests).Get([]byte(requestID))
 		if v == nil {
-			return fmt.Errorf("registration events/%s/registrations/%s: %w", eventID, id, errdefs.ErrNotFound)
+			return fmt.Errorf("request %s: %w", requestID, errdefs.ErrNotFound)
 		}
-		out, err = decode(v) // decode copies: nothing of v is kept
+		var err error
+		out, err = lookupRequest(tx, requestID, v)
 		return err
 	})
 	return out, err
 }
 
-// Update implements store.Store.
-func (s *Store) Update(_ context.Context, eventID, id string, fn func(*registrationsv1.Registration, *store.Counts) error) (*registrationsv1.Registration, error) {
+// Get implements store.Store.
+func (s *Store) Get(_ context.Context, eventID, id string) (*registrationsv1.Registration, error) {
 	var out *registrationsv1.Registration
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := openEvent(tx, eventID, false)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		t, err := openEvent(tx, eventID, false)
 		if err != nil {
 			return err
 		}
-		var v []byte
-		if b.regs != nil {
-			v = b.regs.Get([]byte(id))
-		}
-		if v == nil {
-			return fmt.Errorf("registration events/%s/registrations/%s: %w", eventID, id, errdefs.ErrNotFound)
-		}
-		old, err := decode(v)
-		if err != nil {
-			return err
-		}
-		counts, err := readCounts(b.event)
-		if err != nil {
-			return err
-		}
-		reg := proto.CloneOf(old)
-		if err := fn(reg, counts); err != nil {
-			return err
-		}
-		counts.Add(old, -1)
-		counts.Add(reg, +1)
-		if err := putRegistration(b.regs, id, reg); err != nil {
-			return err
-		}
-		if reg.GetState() == registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED {
-			// A cancelled registration frees its address: the person may register again.
-			email := []byte(EmailKey(old.GetParticipant().GetEmail()))
-			if bytes.Equal(b.emails.Get(email), []byte(id)) {
-				if err := b.emails.Delete(email); err != nil {
-					return err
-				}
-			}
-		}
-		if err := writeCounts(b.event, counts); err != nil {
-			return err
-		}
-		out = reg
-		return nil
+		out, err = t.Get(id)
+		return err
 	})
 	return out, err
 }
 
 // List implements store.Store.
-func (s *Store) List(_ context.Context, eventID, after string, limit int, match func(*registrationsv1.Registration) bool) ([]*registrationsv1.Registration, int, error) {
+func (s *Store) List(_ context.Context, eventID, after string, limit int, desc bool, match func(*registrationsv1.Registration) bool) ([]*registrationsv1.Registration, int, error) {
 	var page []*registrationsv1.Registration
 	total := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := openEvent(tx, eventID, false)
-		if err != nil || b.regs == nil {
+		t, err := openEvent(tx, eventID, false)
+		if err != nil {
 			return err
 		}
-		return b.regs.ForEach(func(k, v []byte) error {
+		regs := t.sub(bucketRegistrations)
+		if regs == nil {
+			return nil
+		}
+		c := regs.Cursor()
+		first, next := c.First, c.Next
+		inPage := func(k []byte) bool { return after == "" || string(k) > after }
+		if desc {
+			first, next = c.Last, c.Prev
+			inPage = func(k []byte) bool { return after == "" || string(k) < after }
+		}
+		for k, v := first(); k != nil; k, v = next() {
 			reg, err := decode(v)
 			if err != nil {
 				return err
 			}
 			if !match(reg) {
-				return nil
+				continue
 			}
 			total++
-			if string(k) > after && len(page) < limit {
+			if inPage(k) && len(page) < limit {
 				page = append(page, reg)
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	return page, total, err
 }
@@ -317,14 +465,65 @@ func (s *Store) List(_ context.Context, eventID, after string, limit int, match 
 func (s *Store) Counts(_ context.Context, eventID string) (*store.Counts, error) {
 	var c *store.Counts
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := openEvent(tx, eventID, false)
+		t, err := openEvent(tx, eventID, false)
 		if err != nil {
 			return err
 		}
-		c, err = readCounts(b.event)
-		return err
+		c = t.counts
+		return nil
 	})
 	return c, err
+}
+
+// Event implements store.Store.
+func (s *Store) Event(_ context.Context, eventID string) (*eventsv1.Event, error) {
+	var ev *eventsv1.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		t, err := openEvent(tx, eventID, false)
+		if err != nil {
+			return err
+		}
+		ev = t.Event()
+		return nil
+	})
+	return ev, err
+}
+
+// EventIDs implements store.Store.
+func (s *Store) EventIDs(_ context.Context) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketV1).Bucket(bucketEvents).ForEachBucket(func(k []byte) error {
+			if tx.Bucket(bucketV1).Bucket(bucketEvents).Bucket(k).Get(keyEvent) != nil {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// FeedSequence implements store.Store.
+func (s *Store) FeedSequence(_ context.Context) (int64, error) {
+	var seq int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketV1).Bucket(bucketMeta).Get(keyFeedSequence); len(v) == 8 {
+			seq = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// SetFeedSequence implements store.Store.
+func (s *Store) SetFeedSequence(_ context.Context, seq int64) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putFeedSequence(tx, seq) })
+}
+
+func putFeedSequence(tx *bolt.Tx, seq int64) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(seq))
+	return tx.Bucket(bucketV1).Bucket(bucketMeta).Put(keyFeedSequence, v[:])
 }
 
 // Close implements store.Store.

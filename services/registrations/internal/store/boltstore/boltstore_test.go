@@ -25,6 +25,7 @@ const (
 	confirmed  = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
 	waitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 	pending    = registrationsv1.RegistrationState_REGISTRATION_STATE_PENDING_APPROVAL
+	rejected   = registrationsv1.RegistrationState_REGISTRATION_STATE_REJECTED
 	cancelled  = registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED
 
 	delegate = eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE
@@ -74,11 +75,18 @@ func newReg(email, country string, category eventsv1.ParticipantCategory) *regis
 	}
 }
 
-// admit is a Decide that gives every registration the state st.
-func admit(st registrationsv1.RegistrationState) store.Decide {
-	return func(r *registrationsv1.Registration, _ *store.Counts) error {
+// insert is a Create function that inserts a copy of reg, named by the
+// transaction, in state st; it leaves reg as it was.
+func insert(reg *registrationsv1.Registration, st registrationsv1.RegistrationState) func(store.Tx) (*registrationsv1.Registration, error) {
+	return func(tx store.Tx) (*registrationsv1.Registration, error) {
+		r := proto.CloneOf(reg)
 		r.State = st
-		return nil
+		name, err := tx.NewName()
+		if err != nil {
+			return nil, err
+		}
+		r.Name = name
+		return r, tx.Insert(r)
 	}
 }
 
@@ -91,9 +99,9 @@ func idOf(t *testing.T, name, eventID string) string {
 	return id
 }
 
-func mustCreate(t *testing.T, s store.Store, eventID, requestID string, reg *registrationsv1.Registration, decide store.Decide) *registrationsv1.Registration {
+func mustCreate(t *testing.T, s store.Store, eventID, requestID string, reg *registrationsv1.Registration, st registrationsv1.RegistrationState) *registrationsv1.Registration {
 	t.Helper()
-	got, created, err := s.Create(ctx, eventID, requestID, reg, decide)
+	got, created, err := s.Create(ctx, eventID, requestID, insert(reg, st))
 	if err != nil {
 		t.Fatalf("Create(%s, %s): %v", eventID, reg.GetParticipant().GetEmail(), err)
 	}
@@ -101,6 +109,30 @@ func mustCreate(t *testing.T, s store.Store, eventID, requestID string, reg *reg
 		t.Fatalf("Create(%s, %s): created = false, want true", eventID, reg.GetParticipant().GetEmail())
 	}
 	return got
+}
+
+// update reads one registration in a transaction, changes it with fn and
+// writes it back.
+func update(s store.Store, eventID, id string, fn func(r *registrationsv1.Registration)) error {
+	return s.Update(ctx, eventID, func(tx store.Tx) error {
+		r, err := tx.Get(id)
+		if err != nil {
+			return err
+		}
+		fn(r)
+		return tx.Put(r)
+	})
+}
+
+func mustUpdate(t *testing.T, s store.Store, eventID, id string, fn func(r *registrationsv1.Registration)) {
+	t.Helper()
+	if err := update(s, eventID, id, fn); err != nil {
+		t.Fatalf("update %s/%s: %v", eventID, id, err)
+	}
+}
+
+func setState(st registrationsv1.RegistrationState, reason string) func(*registrationsv1.Registration) {
+	return func(r *registrationsv1.Registration) { r.State, r.StateReason = st, reason }
 }
 
 func all(*registrationsv1.Registration) bool { return true }
@@ -113,12 +145,22 @@ func names(regs []*registrationsv1.Registration) []string {
 	return out
 }
 
+// total returns how many registrations the event has.
+func total(t *testing.T, s store.Store, eventID string) int {
+	t.Helper()
+	_, n, err := s.List(ctx, eventID, "", 0, false, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestCreateNamesInArrivalOrder(t *testing.T) {
 	s := newStore(t)
 	var ids []string
 	for i := range 12 {
 		in := newReg(fmt.Sprintf("p%d@example.org", i), "MX", delegate)
-		got := mustCreate(t, s, "ev1", "", in, admit(confirmed))
+		got := mustCreate(t, s, "ev1", "", in, confirmed)
 		if in.GetName() != "" || in.GetState() != 0 {
 			t.Fatalf("Create changed its argument: name %q, state %v", in.GetName(), in.GetState())
 		}
@@ -127,7 +169,7 @@ func TestCreateNamesInArrivalOrder(t *testing.T) {
 			t.Errorf("id %q has %d characters, want 16", id, len(id))
 		}
 		if got.GetState() != confirmed {
-			t.Errorf("state = %v, want %v (set by decide)", got.GetState(), confirmed)
+			t.Errorf("state = %v, want %v (set by the function)", got.GetState(), confirmed)
 		}
 		stored, err := s.Get(ctx, "ev1", id)
 		if err != nil {
@@ -143,17 +185,65 @@ func TestCreateNamesInArrivalOrder(t *testing.T) {
 	}
 
 	// Another event has its own registrations.
-	other := mustCreate(t, s, "ev2", "", newReg("p0@example.org", "MX", delegate), admit(confirmed))
+	other := mustCreate(t, s, "ev2", "", newReg("p0@example.org", "MX", delegate), confirmed)
 	idOf(t, other.GetName(), "ev2")
-	page, total, err := s.List(ctx, "ev1", "", 100, all)
-	if err != nil || total != len(ids) || len(page) != len(ids) {
-		t.Fatalf("List(ev1) = %d registrations, total %d, err %v; want %d", len(page), total, err, len(ids))
+	page, n, err := s.List(ctx, "ev1", "", 100, false, all)
+	if err != nil || n != len(ids) || len(page) != len(ids) {
+		t.Fatalf("List(ev1) = %d registrations, total %d, err %v; want %d", len(page), n, err, len(ids))
+	}
+}
+
+func TestNamesOfOneTransactionInOrder(t *testing.T) {
+	// Several NewName calls in one transaction give distinct, ordered names.
+	s := newStore(t)
+	var got []string
+	err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		for i := range 5 {
+			name, err := tx.NewName()
+			if err != nil {
+				return err
+			}
+			r := newReg(fmt.Sprintf("p%d@example.org", i), "GT", observer)
+			r.Name, r.State = name, confirmed
+			if err := tx.Insert(r); err != nil {
+				return err
+			}
+			got = append(got, name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != 5 {
+		t.Errorf("names %v are not distinct and in order", got)
+	}
+	page, _, _ := s.List(ctx, "ev1", "", 10, false, all)
+	if !slices.Equal(names(page), got) {
+		t.Errorf("List = %v, want %v", names(page), got)
+	}
+}
+
+func TestInsertRejectsForeignName(t *testing.T) {
+	s := newStore(t)
+	for _, name := range []string{"", "events/ev2/registrations/abc", "events/ev1/registrations/"} {
+		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+			r := newReg("ana@example.org", "MX", delegate)
+			r.Name = name
+			return tx.Insert(r)
+		})
+		if err == nil {
+			t.Errorf("Insert with name %q: no error", name)
+		}
+	}
+	if n := total(t, s, "ev1"); n != 0 {
+		t.Errorf("%d registrations stored, want 0", n)
 	}
 }
 
 func TestGetNotFound(t *testing.T) {
 	s := newStore(t)
-	got := mustCreate(t, s, "ev1", "", newReg("a@example.org", "MX", delegate), admit(confirmed))
+	got := mustCreate(t, s, "ev1", "", newReg("a@example.org", "MX", delegate), confirmed)
 	id := idOf(t, got.GetName(), "ev1")
 	for _, tc := range []struct{ name, eventID, id string }{
 		{"unknown event", "nope", id},
@@ -174,43 +264,82 @@ func TestList(t *testing.T) {
 	countries := []string{"MX", "GT", "MX", "HN", "MX", "CR"}
 	var want []string // names in arrival order
 	for i, cc := range countries {
-		r := mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), cc, delegate), admit(confirmed))
+		r := mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), cc, delegate), confirmed)
 		want = append(want, r.GetName())
 	}
-	mustCreate(t, s, "ev2", "", newReg("other@example.org", "MX", delegate), admit(confirmed))
+	mustCreate(t, s, "ev2", "", newReg("other@example.org", "MX", delegate), confirmed)
 	id := func(i int) string { return want[i][strings.LastIndex(want[i], "/")+1:] }
 	mx := func(r *registrationsv1.Registration) bool { return r.GetParticipant().GetCountryCode() == "MX" }
 	none := func(*registrationsv1.Registration) bool { return false }
+	rev := slices.Clone(want)
+	slices.Reverse(rev) // newest first
 
 	for _, tc := range []struct {
 		name      string
 		eventID   string
 		after     string
 		limit     int
+		desc      bool
 		match     func(*registrationsv1.Registration) bool
 		want      []string
 		wantTotal int
 	}{
-		{"everything", "ev1", "", 100, all, want, 6},
-		{"first page", "ev1", "", 2, all, want[:2], 6},
-		{"second page", "ev1", id(1), 2, all, want[2:4], 6},
-		{"last page is short", "ev1", id(3), 5, all, want[4:], 6},
-		{"after the last", "ev1", id(5), 5, all, nil, 6},
-		{"match", "ev1", "", 100, mx, []string{want[0], want[2], want[4]}, 3},
-		{"match, paged", "ev1", id(0), 1, mx, []string{want[2]}, 3},
-		{"no match", "ev1", "", 100, none, nil, 0},
-		{"unknown event", "nope", "", 100, all, nil, 0},
+		{"everything", "ev1", "", 100, false, all, want, 6},
+		{"first page", "ev1", "", 2, false, all, want[:2], 6},
+		{"second page", "ev1", id(1), 2, false, all, want[2:4], 6},
+		{"last page is short", "ev1", id(3), 5, false, all, want[4:], 6},
+		{"after the last", "ev1", id(5), 5, false, all, nil, 6},
+		{"limit 0 counts only", "ev1", "", 0, false, all, nil, 6},
+		{"match", "ev1", "", 100, false, mx, []string{want[0], want[2], want[4]}, 3},
+		{"match, paged", "ev1", id(0), 1, false, mx, []string{want[2]}, 3},
+		{"no match", "ev1", "", 100, false, none, nil, 0},
+		{"unknown event", "nope", "", 100, false, all, nil, 0},
+
+		{"desc, everything", "ev1", "", 100, true, all, rev, 6},
+		{"desc, first page", "ev1", "", 2, true, all, []string{want[5], want[4]}, 6},
+		{"desc, second page", "ev1", id(4), 2, true, all, []string{want[3], want[2]}, 6},
+		{"desc, last page is short", "ev1", id(2), 5, true, all, []string{want[1], want[0]}, 6},
+		{"desc, after the oldest", "ev1", id(0), 5, true, all, nil, 6},
+		{"desc, match", "ev1", "", 100, true, mx, []string{want[4], want[2], want[0]}, 3},
+		{"desc, match, paged", "ev1", id(4), 1, true, mx, []string{want[2]}, 3},
+		{"desc, unknown event", "nope", "", 100, true, all, nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			page, total, err := s.List(ctx, tc.eventID, tc.after, tc.limit, tc.match)
+			page, n, err := s.List(ctx, tc.eventID, tc.after, tc.limit, tc.desc, tc.match)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := names(page); !slices.Equal(got, tc.want) {
 				t.Errorf("page = %v, want %v", got, tc.want)
 			}
-			if total != tc.wantTotal {
-				t.Errorf("total = %d, want %d", total, tc.wantTotal)
+			if n != tc.wantTotal {
+				t.Errorf("total = %d, want %d", n, tc.wantTotal)
+			}
+		})
+	}
+
+	// Following the pages one by one, either way, gives every registration once.
+	for _, desc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("walk desc=%v", desc), func(t *testing.T) {
+			var got []string
+			after := ""
+			for range 10 {
+				page, _, err := s.List(ctx, "ev1", after, 4, desc, all)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, names(page)...)
+				if len(page) < 4 {
+					break
+				}
+				after = idOf(t, page[len(page)-1].GetName(), "ev1")
+			}
+			wantAll := want
+			if desc {
+				wantAll = rev
+			}
+			if !slices.Equal(got, wantAll) {
+				t.Errorf("walked %v, want %v", got, wantAll)
 			}
 		})
 	}
@@ -231,10 +360,10 @@ func TestEmailUniquePerEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
-			mustCreate(t, s, "ev1", "", newReg("Ana@example.org", "MX", delegate), admit(confirmed))
+			mustCreate(t, s, "ev1", "", newReg("Ana@example.org", "MX", delegate), confirmed)
 			before, _ := s.Counts(ctx, tc.secondEvent)
 
-			_, created, err := s.Create(ctx, tc.secondEvent, "", newReg(tc.second, "MX", delegate), admit(confirmed))
+			_, created, err := s.Create(ctx, tc.secondEvent, "", insert(newReg(tc.second, "MX", delegate), confirmed))
 			if !tc.wantConflict {
 				if err != nil || !created {
 					t.Fatalf("Create(%q) = created %v, err %v; want it created", tc.second, created, err)
@@ -247,8 +376,8 @@ func TestEmailUniquePerEvent(t *testing.T) {
 			if got, want := errdefs.Reason(err), "EMAIL_ALREADY_REGISTERED"; got != want {
 				t.Errorf("reason = %q, want %q", got, want)
 			}
-			if _, total, _ := s.List(ctx, tc.secondEvent, "", 100, all); total != 1 {
-				t.Errorf("%d registrations stored, want 1", total)
+			if n := total(t, s, tc.secondEvent); n != 1 {
+				t.Errorf("%d registrations stored, want 1", n)
 			}
 			after, _ := s.Counts(ctx, tc.secondEvent)
 			assertCounts(t, after, before)
@@ -256,34 +385,31 @@ func TestEmailUniquePerEvent(t *testing.T) {
 	}
 }
 
-func cancel(reason string) func(*registrationsv1.Registration, *store.Counts) error {
-	return func(r *registrationsv1.Registration, _ *store.Counts) error {
-		r.State, r.StateReason = cancelled, reason
-		return nil
-	}
-}
-
 func TestCancelledFreesEmail(t *testing.T) {
 	s := newStore(t)
-	first := mustCreate(t, s, "ev1", "", newReg("ana@example.org", "MX", delegate), admit(confirmed))
+	first := mustCreate(t, s, "ev1", "", newReg("ana@example.org", "MX", delegate), confirmed)
 	firstID := idOf(t, first.GetName(), "ev1")
-	if _, err := s.Update(ctx, "ev1", firstID, cancel("changed plans")); err != nil {
-		t.Fatal(err)
-	}
 
-	second := mustCreate(t, s, "ev1", "", newReg(" ANA@example.org", "MX", delegate), admit(confirmed))
+	// Other changes of state keep the address.
+	for _, st := range []registrationsv1.RegistrationState{waitlisted, rejected} {
+		mustUpdate(t, s, "ev1", firstID, setState(st, ""))
+		if _, _, err := s.Create(ctx, "ev1", "", insert(newReg("ana@example.org", "MX", delegate), confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			t.Fatalf("Create while the first is %v: error = %v, want ErrAlreadyExists", st, err)
+		}
+	}
+	mustUpdate(t, s, "ev1", firstID, setState(cancelled, "changed plans"))
+
+	second := mustCreate(t, s, "ev1", "", newReg(" ANA@example.org", "MX", delegate), confirmed)
 	if second.GetName() == first.GetName() {
 		t.Fatalf("the second registration reuses the name %s", first.GetName())
 	}
 	// The second registration now holds the address…
-	if _, _, err := s.Create(ctx, "ev1", "", newReg("ana@example.org", "MX", delegate), admit(confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+	if _, _, err := s.Create(ctx, "ev1", "", insert(newReg("ana@example.org", "MX", delegate), confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatalf("third Create error = %v, want ErrAlreadyExists", err)
 	}
 	// …and touching the first, cancelled one again must not free it.
-	if _, err := s.Update(ctx, "ev1", firstID, cancel("really")); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Create(ctx, "ev1", "", newReg("ana@example.org", "MX", delegate), admit(confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+	mustUpdate(t, s, "ev1", firstID, setState(cancelled, "really"))
+	if _, _, err := s.Create(ctx, "ev1", "", insert(newReg("ana@example.org", "MX", delegate), confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatalf("Create after re-cancelling the old registration: error = %v, want ErrAlreadyExists", err)
 	}
 	c, _ := s.Counts(ctx, "ev1")
@@ -298,8 +424,15 @@ func TestCancelledFreesEmail(t *testing.T) {
 func TestRequestIDRetry(t *testing.T) {
 	s := newStore(t)
 	const rid = "6f1c1e9e-8a0b-4c47-9a3f-0c5bd2a1e001"
-	first := mustCreate(t, s, "ev1", rid, newReg("ana@example.org", "MX", delegate), admit(confirmed))
+	first := mustCreate(t, s, "ev1", rid, newReg("ana@example.org", "MX", delegate), confirmed)
 	before, _ := s.Counts(ctx, "ev1")
+
+	if got, err := s.Request(ctx, rid); err != nil || !proto.Equal(got, first) {
+		t.Errorf("Request(%s) = %v, %v; want the first registration %v", rid, got, err, first)
+	}
+	if _, err := s.Request(ctx, "6f1c1e9e-8a0b-4c47-9a3f-0c5bd2a1e999"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Request of an unknown id: error = %v, want ErrNotFound", err)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -310,12 +443,11 @@ func TestRequestIDRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			decide := func(r *registrationsv1.Registration, _ *store.Counts) error {
+			fn := func(tx store.Tx) (*registrationsv1.Registration, error) {
 				calls++
-				r.State = waitlisted
-				return nil
+				return insert(tc.reg, waitlisted)(tx)
 			}
-			got, created, err := s.Create(ctx, "ev1", rid, tc.reg, decide)
+			got, created, err := s.Create(ctx, "ev1", rid, fn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,100 +458,367 @@ func TestRequestIDRetry(t *testing.T) {
 				t.Errorf("retry returned %v, want the first registration %v", got, first)
 			}
 			if calls != 0 {
-				t.Errorf("decide ran %d times on a retry, want 0", calls)
+				t.Errorf("fn ran %d times on a retry, want 0", calls)
 			}
-			if _, total, _ := s.List(ctx, "ev1", "", 100, all); total != 1 {
-				t.Errorf("%d registrations stored, want 1", total)
+			if n := total(t, s, "ev1"); n != 1 {
+				t.Errorf("%d registrations stored, want 1", n)
 			}
 			after, _ := s.Counts(ctx, "ev1")
 			assertCounts(t, after, before)
 		})
 	}
 
+	t.Run("retry sees the registration as it is now", func(t *testing.T) {
+		mustUpdate(t, s, "ev1", idOf(t, first.GetName(), "ev1"), setState(cancelled, "later"))
+		got, created, err := s.Create(ctx, "ev1", rid, insert(newReg("ana@example.org", "MX", delegate), confirmed))
+		if err != nil || created || got.GetState() != cancelled {
+			t.Errorf("retry after a change = %v, created %v, err %v; want the stored, CANCELLED registration", got, created, err)
+		}
+	})
+
 	t.Run("reused for another event", func(t *testing.T) {
-		_, _, err := s.Create(ctx, "ev2", rid, newReg("bob@example.org", "MX", delegate), admit(confirmed))
+		_, _, err := s.Create(ctx, "ev2", rid, insert(newReg("bob@example.org", "MX", delegate), confirmed))
 		if !errors.Is(err, errdefs.ErrAlreadyExists) {
 			t.Fatalf("error = %v, want ErrAlreadyExists", err)
 		}
 		if got, want := errdefs.Reason(err), "REQUEST_ID_REUSED"; got != want {
 			t.Errorf("reason = %q, want %q", got, want)
 		}
-		if _, total, _ := s.List(ctx, "ev2", "", 100, all); total != 0 {
-			t.Errorf("%d registrations stored for ev2, want 0", total)
+		if n := total(t, s, "ev2"); n != 0 {
+			t.Errorf("%d registrations stored for ev2, want 0", n)
 		}
 	})
 
 	t.Run("a refused request may be sent again", func(t *testing.T) {
 		const rid2 = "6f1c1e9e-8a0b-4c47-9a3f-0c5bd2a1e002"
-		refuse := func(*registrationsv1.Registration, *store.Counts) error { return errdefs.ErrFailedPrecondition }
-		if _, _, err := s.Create(ctx, "ev1", rid2, newReg("carla@example.org", "MX", delegate), refuse); err == nil {
+		refuse := func(store.Tx) (*registrationsv1.Registration, error) { return nil, errdefs.ErrFailedPrecondition }
+		if _, _, err := s.Create(ctx, "ev1", rid2, refuse); err == nil {
 			t.Fatal("refused Create succeeded")
 		}
-		got, created, err := s.Create(ctx, "ev1", rid2, newReg("carla@example.org", "MX", delegate), admit(confirmed))
+		if _, err := s.Request(ctx, rid2); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("Request after a refusal: error = %v, want ErrNotFound", err)
+		}
+		got, created, err := s.Create(ctx, "ev1", rid2, insert(newReg("carla@example.org", "MX", delegate), confirmed))
 		if err != nil || !created || got.GetState() != confirmed {
 			t.Fatalf("second try = %v, created %v, err %v; want a new CONFIRMED registration", got, created, err)
 		}
 	})
 }
 
-func TestDecideErrorWritesNothing(t *testing.T) {
+func TestFailingFuncWritesNothing(t *testing.T) {
 	s := newStore(t)
-	mustCreate(t, s, "ev1", "", newReg("ana@example.org", "MX", delegate), admit(confirmed))
+	first := mustCreate(t, s, "ev1", "", newReg("ana@example.org", "MX", delegate), confirmed)
+	firstID := idOf(t, first.GetName(), "ev1")
+	saved := &eventsv1.Event{Name: "events/ev1", RegistrationPolicy: &eventsv1.RegistrationPolicy{Capacity: 5}}
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error { return tx.SetEvent(saved) }); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := s.Counts(ctx, "ev1")
 	errFull := errdefs.Newf(errdefs.ErrFailedPrecondition, "EVENT_FULL", "full")
 
 	const rid = "6f1c1e9e-8a0b-4c47-9a3f-0c5bd2a1e003"
-	_, created, err := s.Create(ctx, "ev1", rid, newReg("bob@example.org", "GT", delegate),
-		func(r *registrationsv1.Registration, _ *store.Counts) error {
-			r.State = confirmed // changed, then refused: must not leak
-			return errFull
-		})
+	_, created, err := s.Create(ctx, "ev1", rid, func(tx store.Tx) (*registrationsv1.Registration, error) {
+		// Everything a Create may do, then a refusal: none of it may leak.
+		if err := tx.SetEvent(&eventsv1.Event{Name: "events/ev1"}); err != nil {
+			return nil, err
+		}
+		old, err := tx.Get(firstID)
+		if err != nil {
+			return nil, err
+		}
+		old.State = waitlisted
+		if err := tx.Put(old); err != nil {
+			return nil, err
+		}
+		r, err := insert(newReg("bob@example.org", "GT", delegate), confirmed)(tx)
+		if err != nil {
+			return nil, err
+		}
+		if got := tx.Counts().State(confirmed).Total; got != 1 {
+			t.Errorf("inside the transaction: %d confirmed, want 1 (bob)", got)
+		}
+		return r, errFull
+	})
 	if !errors.Is(err, errFull) || created {
-		t.Fatalf("Create = created %v, err %v; want the decide error", created, err)
+		t.Fatalf("Create = created %v, err %v; want the function's error", created, err)
 	}
 	if got, want := errdefs.Reason(err), "EVENT_FULL"; got != want {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
-	after, _ := s.Counts(ctx, "ev1")
-	assertCounts(t, after, before)
-	if _, total, _ := s.List(ctx, "ev1", "", 100, all); total != 1 {
-		t.Errorf("%d registrations stored, want 1", total)
+	assertUnchanged := func(t *testing.T) {
+		t.Helper()
+		after, _ := s.Counts(ctx, "ev1")
+		assertCounts(t, after, before)
+		if n := total(t, s, "ev1"); n != 1 {
+			t.Errorf("%d registrations stored, want 1", n)
+		}
+		if got, _ := s.Get(ctx, "ev1", firstID); !proto.Equal(got, first) {
+			t.Errorf("first registration = %v, want %v", got, first)
+		}
+		if got, _ := s.Event(ctx, "ev1"); !proto.Equal(got, saved) {
+			t.Errorf("saved event = %v, want %v", got, saved)
+		}
+		assertWaitlist(t, s, "ev1", nil)
 	}
+	assertUnchanged(t)
 	// Neither the address nor the request id was kept.
-	got, created, err := s.Create(ctx, "ev1", rid, newReg("bob@example.org", "GT", delegate), admit(waitlisted))
+	got, created, err := s.Create(ctx, "ev1", rid, insert(newReg("bob@example.org", "GT", delegate), waitlisted))
 	if err != nil || !created || got.GetState() != waitlisted {
 		t.Fatalf("Create after refusal = %v, created %v, err %v; want a new WAITLISTED registration", got, created, err)
 	}
-
-	// A failing update writes nothing either.
 	id := idOf(t, got.GetName(), "ev1")
+	mustUpdate(t, s, "ev1", id, setState(cancelled, "")) // back to what assertUnchanged expects
 	before, _ = s.Counts(ctx, "ev1")
+	bob, _ := s.Get(ctx, "ev1", id)
+
+	// A failing Update writes nothing either.
 	errNo := errors.New("no")
-	_, err = s.Update(ctx, "ev1", id, func(r *registrationsv1.Registration, _ *store.Counts) error {
+	err = s.Update(ctx, "ev1", func(tx store.Tx) error {
+		r, err := tx.Get(firstID)
+		if err != nil {
+			return err
+		}
 		r.State = cancelled
+		if err := tx.Put(r); err != nil {
+			return err
+		}
+		if _, err := insert(newReg("carla@example.org", "HN", delegate), waitlisted)(tx); err != nil {
+			return err
+		}
+		if err := tx.SetEvent(&eventsv1.Event{Name: "events/ev1"}); err != nil {
+			return err
+		}
 		return errNo
 	})
 	if !errors.Is(err, errNo) {
 		t.Fatalf("Update error = %v, want %v", err, errNo)
 	}
-	if stored, _ := s.Get(ctx, "ev1", id); !proto.Equal(stored, got) {
-		t.Errorf("after a failed Update, Get = %v, want %v", stored, got)
+	if n := total(t, s, "ev1"); n != 2 {
+		t.Errorf("%d registrations stored, want 2", n)
 	}
-	after, _ = s.Counts(ctx, "ev1")
+	if got, _ := s.Get(ctx, "ev1", firstID); !proto.Equal(got, first) {
+		t.Errorf("after a failed Update, Get = %v, want %v", got, first)
+	}
+	if got, _ := s.Get(ctx, "ev1", id); !proto.Equal(got, bob) {
+		t.Errorf("after a failed Update, Get = %v, want %v", got, bob)
+	}
+	after, _ := s.Counts(ctx, "ev1")
 	assertCounts(t, after, before)
-
-	if _, err := s.Update(ctx, "ev1", "2222222222222222", cancel("")); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("Update of an unknown id: error = %v, want ErrNotFound", err)
+	assertWaitlist(t, s, "ev1", nil)
+	if ev, _ := s.Event(ctx, "ev1"); !proto.Equal(ev, saved) {
+		t.Errorf("saved event = %v, want %v", ev, saved)
 	}
-	if _, err := s.Update(ctx, "nope", id, cancel("")); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("Update in an unknown event: error = %v, want ErrNotFound", err)
+	// The address of the first was not freed by the rolled-back cancel.
+	if _, _, err := s.Create(ctx, "ev1", "", insert(newReg("ana@example.org", "MX", delegate), confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("Create with the first's address: error = %v, want ErrAlreadyExists", err)
+	}
+
+	if err := update(s, "ev1", "2222222222222222", setState(cancelled, "")); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("update of an unknown id: error = %v, want ErrNotFound", err)
+	}
+	if err := update(s, "nope", firstID, setState(cancelled, "")); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("update in an unknown event: error = %v, want ErrNotFound", err)
+	}
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		r := proto.CloneOf(first)
+		r.Name = "events/ev1/registrations/2222222222222222"
+		return tx.Put(r)
+	}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Put of a registration that was never inserted: error = %v, want ErrNotFound", err)
+	}
+}
+
+// waitlist returns the names that Tx.Waitlist yields, in order.
+func waitlist(t *testing.T, s store.Store, eventID string) []string {
+	t.Helper()
+	var got []string
+	err := s.Update(ctx, eventID, func(tx store.Tx) error {
+		return tx.Waitlist(func(r *registrationsv1.Registration) (bool, error) {
+			if r.GetState() != waitlisted {
+				t.Errorf("Waitlist yields %s in state %v", r.GetName(), r.GetState())
+			}
+			got = append(got, r.GetName())
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func assertWaitlist(t *testing.T, s store.Store, eventID string, want []string) {
+	t.Helper()
+	if got := waitlist(t, s, eventID); !slices.Equal(got, want) {
+		t.Errorf("waiting list = %v, want %v", got, want)
+	}
+}
+
+func TestWaitlistFollowsStateChanges(t *testing.T) {
+	s := newStore(t)
+	states := []registrationsv1.RegistrationState{waitlisted, confirmed, waitlisted, pending, waitlisted, waitlisted}
+	var n []string // names in arrival order
+	var id []string
+	for i, st := range states {
+		r := mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), "MX", delegate), st)
+		n = append(n, r.GetName())
+		id = append(id, idOf(t, r.GetName(), "ev1"))
+	}
+	other := mustCreate(t, s, "ev2", "", newReg("other@example.org", "MX", delegate), waitlisted)
+	assertWaitlist(t, s, "ev1", pick(n, 0, 2, 4, 5))
+
+	steps := []struct {
+		what   string
+		i      int
+		change func(*registrationsv1.Registration)
+		want   []int
+	}{
+		{"the oldest is promoted", 0, setState(confirmed, "PROMOTED_FROM_WAITLIST"), []int{2, 4, 5}},
+		{"a waiting one changes reason, not state", 4, setState(waitlisted, "COUNTRY_QUOTA_REACHED"), []int{2, 4, 5}},
+		{"a confirmed one goes back to the list, in arrival order", 1, setState(waitlisted, "EVENT_FULL"), []int{1, 2, 4, 5}},
+		{"a pending one is placed on the list", 3, setState(waitlisted, "EVENT_FULL"), []int{1, 2, 3, 4, 5}},
+		{"a waiting one cancels", 2, setState(cancelled, ""), []int{1, 3, 4, 5}},
+		{"a waiting one is rejected", 5, setState(rejected, "no"), []int{1, 3, 4}},
+		{"a change that is not of state", 3, func(r *registrationsv1.Registration) { r.Participant.CountryCode = "GT" }, []int{1, 3, 4}},
+		{"the first promoted", 1, setState(confirmed, ""), []int{3, 4}},
+	}
+	for _, st := range steps {
+		mustUpdate(t, s, "ev1", id[st.i], st.change)
+		if got, want := waitlist(t, s, "ev1"), pick(n, st.want...); !slices.Equal(got, want) {
+			t.Errorf("after %q: waiting list = %v, want %v", st.what, got, want)
+		}
+	}
+	// Every WAITLISTED registration is on the list and nothing else is.
+	page, _, _ := s.List(ctx, "ev1", "", 100, false, func(r *registrationsv1.Registration) bool { return r.GetState() == waitlisted })
+	assertWaitlist(t, s, "ev1", names(page))
+	assertWaitlist(t, s, "ev2", []string{other.GetName()}) // each event has its own list
+	assertWaitlist(t, s, "empty", nil)
+	c, _ := s.Counts(ctx, "ev1")
+	assertCounts(t, c, recount(t, s, "ev1"))
+
+	t.Run("stops when fn says so", func(t *testing.T) {
+		var seen []string
+		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+			return tx.Waitlist(func(r *registrationsv1.Registration) (bool, error) {
+				seen = append(seen, r.GetName())
+				return false, nil
+			})
+		})
+		if err != nil || !slices.Equal(seen, pick(n, 3)) {
+			t.Errorf("saw %v (err %v), want only %v", seen, err, pick(n, 3))
+		}
+	})
+	t.Run("fn's error", func(t *testing.T) {
+		errStop := errors.New("stop")
+		calls := 0
+		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+			return tx.Waitlist(func(*registrationsv1.Registration) (bool, error) {
+				calls++
+				return true, errStop
+			})
+		})
+		if !errors.Is(err, errStop) || calls != 1 {
+			t.Errorf("error = %v after %d calls, want %v after 1", err, calls, errStop)
+		}
+	})
+	t.Run("fn may Put as it goes", func(t *testing.T) {
+		// As policy.Promote does: promote each, the list changes under the walk.
+		var seen []string
+		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+			return tx.Waitlist(func(r *registrationsv1.Registration) (bool, error) {
+				seen = append(seen, r.GetName())
+				r.State = confirmed
+				return true, tx.Put(r)
+			})
+		})
+		if err != nil || !slices.Equal(seen, pick(n, 3, 4)) {
+			t.Errorf("saw %v (err %v), want %v", seen, err, pick(n, 3, 4))
+		}
+		assertWaitlist(t, s, "ev1", nil)
+		c, _ := s.Counts(ctx, "ev1")
+		assertCounts(t, c, recount(t, s, "ev1"))
+	})
+}
+
+func pick(names []string, idx ...int) []string {
+	var out []string
+	for _, i := range idx {
+		out = append(out, names[i])
+	}
+	return out
+}
+
+func TestEventRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrations.db")
+	s := open(t, path)
+	if ev, err := s.Event(ctx, "ev1"); err != nil || ev != nil {
+		t.Errorf("Event of an unknown event = %v, %v; want nil, nil", ev, err)
+	}
+	mustCreate(t, s, "ev1", "", newReg("ana@example.org", "MX", delegate), confirmed)
+	if ev, err := s.Event(ctx, "ev1"); err != nil || ev != nil {
+		t.Errorf("Event before any SetEvent = %v, %v; want nil, nil", ev, err)
+	}
+
+	v1 := &eventsv1.Event{
+		Name: "events/ev1", State: eventsv1.EventState_EVENT_STATE_PUBLISHED, AttendanceMode: eventsv1.AttendanceMode_ATTENDANCE_MODE_HYBRID,
+		RegistrationPolicy: &eventsv1.RegistrationPolicy{
+			Capacity: 10, InPersonCapacity: 4, DelegatesPerCountry: 2, WaitlistEnabled: true,
+			AllowedCategories: []eventsv1.ParticipantCategory{delegate, observer},
+		},
+		Etag: "v1",
+	}
+	v2 := proto.CloneOf(v1)
+	v2.State = eventsv1.EventState_EVENT_STATE_CANCELLED
+	v2.RegistrationPolicy.Capacity = 3
+	v2.Etag = "v2"
+
+	for _, want := range []*eventsv1.Event{v1, v1, v2} { // the same twice: a no-op write
+		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+			if err := tx.SetEvent(want); err != nil {
+				return err
+			}
+			if got := tx.Event(); !proto.Equal(got, want) {
+				t.Errorf("Tx.Event after SetEvent = %v, want %v", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Event(ctx, "ev1"); err != nil || !proto.Equal(got, want) {
+			t.Errorf("Event = %v, %v; want %v", got, err, want)
+		}
+	}
+	// Each event keeps its own copy; an event may be saved before it has registrations.
+	v3 := &eventsv1.Event{Name: "events/ev2", Etag: "other"}
+	if err := s.Update(ctx, "ev2", func(tx store.Tx) error {
+		if got := tx.Event(); got != nil {
+			t.Errorf("Tx.Event of a new event = %v, want nil", got)
+		}
+		return tx.SetEvent(v3)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Saving the event changes no counter.
+	if c, _ := s.Counts(ctx, "ev2"); len(normal(c)) != 0 {
+		t.Errorf("counts of ev2 = %v, want none", normal(c))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	for id, want := range map[string]*eventsv1.Event{"ev1": v2, "ev2": v3} {
+		if got, err := s.Event(ctx, id); err != nil || !proto.Equal(got, want) {
+			t.Errorf("after reopen, Event(%s) = %v, %v; want %v", id, got, err, want)
+		}
 	}
 }
 
 // recount counts the event's registrations from scratch.
 func recount(t *testing.T, s store.Store, eventID string) *store.Counts {
 	t.Helper()
-	regs, _, err := s.List(ctx, eventID, "", 1<<30, all)
+	regs, _, err := s.List(ctx, eventID, "", 1<<30, false, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,38 +874,49 @@ func TestCountsMatchRecount(t *testing.T) {
 		r := newReg(fmt.Sprintf("p%d@example.org", i), countries[i%len(countries)], categories[i%len(categories)])
 		r.AttendanceMode = modes[i%len(modes)]
 		r.Participant.Gender = genders[i%len(genders)]
-		got := mustCreate(t, s, "ev1", "", r, admit(states[i%len(states)]))
+		got := mustCreate(t, s, "ev1", "", r, states[i%len(states)])
 		ids = append(ids, idOf(t, got.GetName(), "ev1"))
 	}
 	// Some registrations of another event, which must not be counted here.
-	mustCreate(t, s, "ev2", "", newReg("x@example.org", "MX", delegate), admit(confirmed))
+	mustCreate(t, s, "ev2", "", newReg("x@example.org", "MX", delegate), confirmed)
 
-	update := func(id string, fn func(r *registrationsv1.Registration)) {
-		t.Helper()
-		if _, err := s.Update(ctx, "ev1", id, func(r *registrationsv1.Registration, _ *store.Counts) error {
-			fn(r)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i, id := range ids {
 		switch i % 6 {
 		case 0:
-			update(id, func(r *registrationsv1.Registration) { r.State = cancelled })
+			mustUpdate(t, s, "ev1", id, setState(cancelled, ""))
 		case 2:
-			update(id, func(r *registrationsv1.Registration) { r.State = confirmed }) // a promotion
+			mustUpdate(t, s, "ev1", id, setState(confirmed, "")) // a promotion
 		case 3:
-			update(id, func(r *registrationsv1.Registration) {
-				r.State = registrationsv1.RegistrationState_REGISTRATION_STATE_REJECTED
-			})
+			mustUpdate(t, s, "ev1", id, setState(rejected, ""))
 		case 4: // a change of what is counted, not of state
-			update(id, func(r *registrationsv1.Registration) {
+			mustUpdate(t, s, "ev1", id, func(r *registrationsv1.Registration) {
 				r.Participant.CountryCode, r.Category, r.AttendanceMode = "HN", delegate, virtual
 			})
 		}
 	}
-	update(ids[0], func(r *registrationsv1.Registration) { r.StateReason = "no change of state" })
+	mustUpdate(t, s, "ev1", ids[0], func(r *registrationsv1.Registration) { r.StateReason = "no change of state" })
+
+	// Several writes of one registration in one transaction count once.
+	err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		for _, st := range []registrationsv1.RegistrationState{waitlisted, confirmed, pending, confirmed} {
+			r, err := tx.Get(ids[1])
+			if err != nil {
+				return err
+			}
+			r.State = st
+			if err := tx.Put(r); err != nil {
+				return err
+			}
+			// Tx.Counts follows every Put.
+			if got := tx.Counts().State(st).ByCountry[r.GetParticipant().GetCountryCode()]; got == 0 {
+				t.Errorf("inside the transaction: no %v from %s counted", st, r.GetParticipant().GetCountryCode())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	got, err := s.Counts(ctx, "ev1")
 	if err != nil {
@@ -532,9 +942,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 	const rid = "6f1c1e9e-8a0b-4c47-9a3f-0c5bd2a1e004"
 	var want []*registrationsv1.Registration
 	for i := range 3 {
-		want = append(want, mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), "MX", delegate), admit(confirmed)))
+		want = append(want, mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), "MX", delegate), confirmed))
 	}
-	withRID := mustCreate(t, s, "ev1", rid, newReg("rid@example.org", "GT", delegate), admit(waitlisted))
+	withRID := mustCreate(t, s, "ev1", rid, newReg("rid@example.org", "GT", delegate), waitlisted)
 	want = append(want, withRID)
 	counts, _ := s.Counts(ctx, "ev1")
 	if err := s.Close(); err != nil {
@@ -542,9 +952,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 
 	s = open(t, path)
-	page, total, err := s.List(ctx, "ev1", "", 100, all)
-	if err != nil || total != len(want) {
-		t.Fatalf("List after reopen: total %d, err %v; want %d", total, err, len(want))
+	page, n, err := s.List(ctx, "ev1", "", 100, false, all)
+	if err != nil || n != len(want) {
+		t.Fatalf("List after reopen: total %d, err %v; want %d", n, err, len(want))
 	}
 	for i := range want {
 		if !proto.Equal(page[i], want[i]) {
@@ -553,13 +963,17 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 	got, _ := s.Counts(ctx, "ev1")
 	assertCounts(t, got, counts)
-	if got, created, err := s.Create(ctx, "ev1", rid, newReg("rid@example.org", "GT", delegate), admit(confirmed)); err != nil || created || !proto.Equal(got, withRID) {
+	assertWaitlist(t, s, "ev1", []string{withRID.GetName()})
+	if got, created, err := s.Create(ctx, "ev1", rid, insert(newReg("rid@example.org", "GT", delegate), confirmed)); err != nil || created || !proto.Equal(got, withRID) {
 		t.Errorf("request-id retry after reopen = %v, created %v, err %v; want the first registration", got, created, err)
 	}
-	if _, _, err := s.Create(ctx, "ev1", "", newReg("P0@example.org", "MX", delegate), admit(confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+	if got, err := s.Request(ctx, rid); err != nil || !proto.Equal(got, withRID) {
+		t.Errorf("Request after reopen = %v, %v; want %v", got, err, withRID)
+	}
+	if _, _, err := s.Create(ctx, "ev1", "", insert(newReg("P0@example.org", "MX", delegate), confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Errorf("same e-mail after reopen: error = %v, want ErrAlreadyExists", err)
 	}
-	next := mustCreate(t, s, "ev1", "", newReg("new@example.org", "MX", delegate), admit(confirmed))
+	next := mustCreate(t, s, "ev1", "", newReg("new@example.org", "MX", delegate), confirmed)
 	if last := want[len(want)-1].GetName(); next.GetName() <= last {
 		t.Errorf("new name %s does not sort after %s", next.GetName(), last)
 	}
@@ -569,12 +983,13 @@ func TestConcurrentCreatesNeverExceedCapacity(t *testing.T) {
 	s := newStore(t)
 	const capacity, callers = 50, 200
 	errFull := errors.New("full")
-	decide := func(r *registrationsv1.Registration, c *store.Counts) error {
-		if c.State(confirmed).Total >= capacity {
-			return errFull
+	admitWhileFree := func(reg *registrationsv1.Registration) func(store.Tx) (*registrationsv1.Registration, error) {
+		return func(tx store.Tx) (*registrationsv1.Registration, error) {
+			if tx.Counts().State(confirmed).Total >= capacity {
+				return nil, errFull
+			}
+			return insert(reg, confirmed)(tx)
 		}
-		r.State = confirmed
-		return nil
 	}
 	var (
 		wg             sync.WaitGroup
@@ -585,7 +1000,7 @@ func TestConcurrentCreatesNeverExceedCapacity(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() {
 			_, created, err := s.Create(ctx, "ev1", fmt.Sprintf("6f1c1e9e-8a0b-4c47-9a3f-%012d", i),
-				newReg(fmt.Sprintf("p%d@example.org", i), countriesOf(i), delegate), decide)
+				admitWhileFree(newReg(fmt.Sprintf("p%d@example.org", i), countriesOf(i), delegate)))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -605,9 +1020,8 @@ func TestConcurrentCreatesNeverExceedCapacity(t *testing.T) {
 	if admitted != capacity || full != callers-capacity {
 		t.Errorf("admitted %d, refused %d; want %d and %d", admitted, full, capacity, callers-capacity)
 	}
-	_, total, err := s.List(ctx, "ev1", "", 1000, all)
-	if err != nil || total != capacity {
-		t.Errorf("stored %d (err %v), want %d", total, err, capacity)
+	if n := total(t, s, "ev1"); n != capacity {
+		t.Errorf("stored %d, want %d", n, capacity)
 	}
 	c, _ := s.Counts(ctx, "ev1")
 	if got := c.State(confirmed).Total; got != capacity {
