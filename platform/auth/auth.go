@@ -206,3 +206,16 @@ func CheckSecret(secret, storedHash string) bool {
 	}
 	return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(storedHash)) == 1
 }
+
+// Setup returns the Authenticator for a service's flags: the auth file, or,
+// with insecureDev and no file, one that lets everyone in as an organizer.
+// A service without either refuses to start.
+func Setup(file string, insecureDev bool) (*Authenticator, error) {
+	switch {
+	case file != "":
+		return Load(file)
+	case insecureDev:
+		return Insecure(), nil
+	}
+	return nil, fmt.Errorf("no -auth-file given: refusing to start without authentication (pass -insecure-dev to run open, for development only)")
+}

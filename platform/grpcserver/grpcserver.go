@@ -1,7 +1,8 @@
 // Package grpcserver starts and stops a Convene gRPC service the same way in
-// every binary: one interceptor chain (logging → error mapping → validation →
-// recovery), the standard health service, optional reflection, and a
-// graceful shutdown bounded in time.
+// every binary: one interceptor chain (logging → error mapping → deadline
+// cap → authentication and authorisation → validation → recovery), the
+// standard health service, optional reflection, and a graceful shutdown
+// bounded in time.
 package grpcserver
 
 import (
@@ -21,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"convene.dev/platform/auth"
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/validate"
 )
@@ -31,11 +33,16 @@ type Config struct {
 	Reflection      bool          // serve gRPC server reflection
 	ShutdownTimeout time.Duration // how long in-flight calls may take to finish on shutdown
 	MaxRecvMsgBytes int           // the largest request accepted
+	MaxCallDuration time.Duration // the longest a unary call may run, whatever deadline the caller set
+
+	// Guard authenticates and authorises every call. Nil serves everyone
+	// as an organizer would be served: only tests leave it out.
+	Guard *auth.Guard
 }
 
 // DefaultConfig returns the configuration for a service listening on addr.
 func DefaultConfig(addr string) Config {
-	return Config{Addr: addr, ShutdownTimeout: 10 * time.Second, MaxRecvMsgBytes: 2 << 20}
+	return Config{Addr: addr, ShutdownTimeout: 10 * time.Second, MaxRecvMsgBytes: 2 << 20, MaxCallDuration: 30 * time.Second}
 }
 
 // Server is a gRPC server with its listener.
@@ -68,20 +75,25 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
 	})
+	unary := []grpc.UnaryServerInterceptor{
+		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
+		errorsUnary,
+		deadlineCap(cfg.MaxCallDuration),
+	}
+	stream := []grpc.StreamServerInterceptor{
+		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
+		errorsStream,
+	}
+	if cfg.Guard != nil {
+		unary = append(unary, cfg.Guard.UnaryServerInterceptor())
+		stream = append(stream, cfg.Guard.StreamServerInterceptor())
+	}
+	unary = append(unary, v.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
+	stream = append(stream, v.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
-		grpc.ChainUnaryInterceptor(
-			selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
-			errorsUnary,
-			v.UnaryServerInterceptor(),
-			recovery.UnaryServerInterceptor(recoverOpt),
-		),
-		grpc.ChainStreamInterceptor(
-			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
-			errorsStream,
-			v.StreamServerInterceptor(),
-			recovery.StreamServerInterceptor(recoverOpt),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
@@ -95,6 +107,19 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 // several times a second, out of the request log.
 func notHealth(_ context.Context, c interceptors.CallMeta) bool {
 	return c.Service != healthpb.Health_ServiceDesc.ServiceName
+}
+
+// deadlineCap bounds every unary call: a caller's longer deadline, or none,
+// becomes max. Streams (feeds, exports) are bounded by their clients.
+func deadlineCap(max time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if max <= 0 {
+			return handler(ctx, req)
+		}
+		ctx, cancel := context.WithTimeout(ctx, max)
+		defer cancel()
+		return handler(ctx, req)
+	}
 }
 
 // errorsUnary is the one place where handler errors become gRPC statuses.

@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // IANA time zones even on machines without zoneinfo
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
@@ -29,6 +30,9 @@ type Config struct {
 	DBPath    string
 	LoadDemo  bool
 	LogFormat string
+	// AuthFile holds the token hashes; InsecureDev runs without it.
+	AuthFile    string
+	InsecureDev bool
 	// ChangeRetention is how long the change feed keeps a change.
 	ChangeRetention time.Duration
 }
@@ -54,6 +58,8 @@ func run(args []string) error {
 	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
 	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
+	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -65,6 +71,14 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev)
+	if err != nil {
+		return err
+	}
+	if cfg.AuthFile == "" {
+		log.Warn("running WITHOUT authentication (-insecure-dev): every caller is an organizer")
+	}
+	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -2,10 +2,10 @@ package service_test
 
 import (
 	"context"
-	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +13,6 @@ import (
 	"time"
 	_ "time/tzdata" // the IANA zones, as the events binary has them
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -24,8 +23,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
+	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/validate"
 	"convene.dev/services/events/internal/service"
 	"convene.dev/services/events/internal/store/boltstore"
@@ -57,20 +58,20 @@ func (c *clock) Advance(d time.Duration) time.Time {
 // file of the test's own.
 type env struct {
 	client eventsv1.EventServiceClient
+	public eventsv1.EventServiceClient
 	clock  *clock
 	store  *boltstore.Store
 }
 
-// errorsUnary mirrors grpcserver's interceptor of the same name (which is not
-// exported): handler errors become statuses in one place.
-func errorsUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	resp, err := handler(ctx, req)
-	return resp, errdefs.ToGRPC(err)
-}
+// organizerToken and focalToken are the test's bearer tokens.
+const (
+	organizerToken = "organizer-test-token"
+	focalToken     = "mx-focal-test-token"
+)
 
-// newEnv starts the service as the events binary does, with grpcserver's
-// interceptor chain (error mapping → validation → recovery; the logging
-// interceptor is left out), over bufconn.
+// newEnv starts the service as the events binary does — grpcserver's whole
+// interceptor chain with a real auth guard — over bufconn. e.client calls
+// as an organizer, e.public without a token.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db, err := boltdb.Open(filepath.Join(t.TempDir(), "events.db"))
@@ -86,35 +87,47 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: t0}
-	recoverOpt := recovery.WithRecoveryHandler(func(p any) error {
-		t.Errorf("panic in handler: %v\n%s", p, debug.Stack())
-		return fmt.Errorf("panic: %v", p)
-	})
-	srv := grpc.NewServer(
-		grpc.MaxRecvMsgSize(2<<20),
-		grpc.ChainUnaryInterceptor(
-			errorsUnary,
-			v.UnaryServerInterceptor(),
-			recovery.UnaryServerInterceptor(recoverOpt),
-		),
-	)
-	eventsv1.RegisterEventServiceServer(srv, service.New(st, v, clk.Now, nil))
-	lis := bufconn.Listen(1 << 20)
-	go srv.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
+	authn, err := auth.New(auth.File{Tokens: []auth.Token{
+		{Name: "secretariat", Role: auth.Organizer, SHA256: auth.HashToken(organizerToken)},
+		{Name: "mx", Role: auth.FocalPoint, Country: "MX", SHA256: auth.HashToken(focalToken)},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := &clock{now: t0}
+	cfg := grpcserver.DefaultConfig("bufnet")
+	cfg.Guard = auth.NewGuard(authn, service.AccessTable())
+	lis := bufconn.Listen(1 << 20)
+	srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), v)
+	stop := make(chan struct{})
+	eventsv1.RegisterEventServiceServer(srv.GRPC(), service.New(st, v, clk.Now, stop))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(ctx) }()
+	dial := func(token string) *grpc.ClientConn {
+		opts := []grpc.DialOption{
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+		}
+		if token != "" {
+			opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials(token)))
+		}
+		conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	org, pub := dial(organizerToken), dial("")
 	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
+		org.Close()
+		pub.Close()
+		close(stop)
+		cancel()
+		<-done
 		st.Close()
 	})
-	return &env{client: eventsv1.NewEventServiceClient(conn), clock: clk, store: st}
+	return &env{client: eventsv1.NewEventServiceClient(org), public: eventsv1.NewEventServiceClient(pub), clock: clk, store: st}
 }
 
 func ts(s string) *timestamppb.Timestamp {

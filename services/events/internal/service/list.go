@@ -44,7 +44,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 	}
 	var matched []keyed
 	for _, ev := range all {
-		if match(ev) {
+		if match(ev) && visible(ctx, ev) {
 			matched = append(matched, keyed{order.key(ev), ev})
 		}
 	}
@@ -64,7 +64,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 	end := min(start+size, len(matched))
 	resp := &eventsv1.ListEventsResponse{TotalSize: int32(len(matched)), ChangeSequence: seq}
 	for _, k := range matched[start:end] {
-		resp.Events = append(resp.Events, proto.CloneOf(k.ev))
+		resp.Events = append(resp.Events, redact(ctx, proto.CloneOf(k.ev)))
 	}
 	if end < len(matched) {
 		resp.NextPageToken = paging.Encode(query, matched[end-1].key)

@@ -4,6 +4,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -56,10 +57,13 @@ func parseName(name string) string { return strings.TrimPrefix(name, namePrefix)
 // GetEvent implements EventServiceServer.
 func (s *Service) GetEvent(ctx context.Context, req *eventsv1.GetEventRequest) (*eventsv1.Event, error) {
 	ev, err := s.store.Get(ctx, parseName(req.GetName()))
+	if err == nil && !visible(ctx, ev) {
+		err = fmt.Errorf("event %q: %w", req.GetName(), errdefs.ErrNotFound) // a draft does not exist for the public
+	}
 	if err != nil {
 		return nil, eventErr(err, req.GetName())
 	}
-	return ev, nil
+	return redact(ctx, ev), nil
 }
 
 // CreateEvent implements EventServiceServer.

@@ -123,7 +123,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 		return nil, err
 	}
 	now := s.now()
-	ev, err := s.admissible(ctx, eventID, reg, now)
+	ev, fresh, err := s.admissible(ctx, eventID, reg, now)
 	if err != nil {
 		return nil, err
 	}
@@ -134,36 +134,49 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	reg.CreateTime = timestamppb.New(now)
 	reg.UpdateTime = reg.CreateTime
 
-	stored, _, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
-		if err := tx.SetEvent(saved(ev)); err != nil {
-			return nil, err
+	create := func(ev *eventsv1.Event) (*registrationsv1.Registration, error) {
+		stored, _, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
+			if err := tx.SetEvent(saved(ev)); err != nil {
+				return nil, err
+			}
+			// Seats freed since the last change (a raised capacity) go to
+			// those already waiting before a newcomer is considered.
+			if err := policy.Promote(ev, tx, s.touch); err != nil {
+				return nil, err
+			}
+			r := proto.CloneOf(reg) // the function may run again: leave reg as it was
+			if err := policy.Admit(ev, r, tx.Counts()); err != nil {
+				return nil, err
+			}
+			name, err := tx.NewName()
+			if err != nil {
+				return nil, err
+			}
+			r.Name = name
+			r.Etag = etag.Of(r)
+			return r, tx.Insert(r)
+		})
+		return stored, err
+	}
+	stored, err := create(ev)
+	if errors.Is(err, errdefs.ErrFailedPrecondition) && !fresh {
+		// Refused for want of a seat on the strength of our copy of the
+		// event: ask the events service, whose capacity may have been raised
+		// a moment ago, before saying no.
+		if latest, gerr := s.eventOf(ctx, eventID, false); gerr == nil && latest.GetRevision() > ev.GetRevision() {
+			return create(latest)
 		}
-		// Seats freed since the last change (a raised capacity) go to those
-		// already waiting before a newcomer is considered.
-		if err := policy.Promote(ev, tx, s.touch); err != nil {
-			return nil, err
-		}
-		r := proto.CloneOf(reg) // the function may run again: leave reg as it was
-		if err := policy.Admit(ev, r, tx.Counts()); err != nil {
-			return nil, err
-		}
-		name, err := tx.NewName()
-		if err != nil {
-			return nil, err
-		}
-		r.Name = name
-		r.Etag = etag.Of(r)
-		return r, tx.Insert(r)
-	})
+	}
 	return stored, err
 }
 
-// admissible returns the event if it takes reg at now. The copy of the event
-// that the events feed keeps here answers on the hot path; the events
-// service is asked when there is no copy yet, and before any refusal, so
-// that a copy a moment behind (an event published a millisecond ago) never
-// turns a participant away.
-func (s *Service) admissible(ctx context.Context, eventID string, reg *registrationsv1.Registration, now time.Time) (*eventsv1.Event, error) {
+// admissible returns the event if it takes reg at now, and whether it came
+// fresh from the events service. The copy of the event that the events feed
+// keeps here answers on the hot path; the events service is asked when
+// there is no copy yet, and before any refusal, so that a copy a moment
+// behind (an event published a millisecond ago) never turns a participant
+// away.
+func (s *Service) admissible(ctx context.Context, eventID string, reg *registrationsv1.Registration, now time.Time) (ev *eventsv1.Event, fresh bool, err error) {
 	check := func(ev *eventsv1.Event) (eventsv1.AttendanceMode, error) {
 		if err := policy.CheckOpen(ev, now); err != nil {
 			return 0, err
@@ -176,19 +189,19 @@ func (s *Service) admissible(ctx context.Context, eventID string, reg *registrat
 	if local, err := s.store.Event(ctx, eventID); err == nil && local != nil {
 		if mode, err := check(local); err == nil {
 			reg.AttendanceMode = mode
-			return local, nil
+			return local, false, nil
 		}
 	}
-	ev, err := s.eventOf(ctx, eventID, false)
+	ev, err = s.eventOf(ctx, eventID, false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	mode, err := check(ev)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	reg.AttendanceMode = mode
-	return ev, nil
+	return ev, true, nil
 }
 
 // checkParticipant checks what the proto rules cannot: a real country, and

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"maps"
+	"net"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -144,29 +144,6 @@ func (f *fakeEvents) setPolicy(name string, change func(p *eventsv1.Registration
 	change(ev.RegistrationPolicy)
 }
 
-// setPolicy changes an event's registration policy in the events service
-// and in the copy of the event that the registrations service keeps, as the
-// events feed would. (The feed is not running here, so nobody is promoted
-// yet: that waits for the next change of a registration.)
-func (e *env) setPolicy(t testing.TB, name string, change func(p *eventsv1.RegistrationPolicy)) {
-	t.Helper()
-	e.events.setPolicy(name, change)
-	err := e.store.Update(ctx, strings.TrimPrefix(name, "events/"), func(tx store.Tx) error {
-		ev := tx.Event()
-		if ev == nil {
-			return nil // no copy yet: the service asks the events service
-		}
-		if ev.RegistrationPolicy == nil {
-			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
-		}
-		change(ev.RegistrationPolicy)
-		return tx.SetEvent(ev)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (f *fakeEvents) setDown(down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -201,10 +178,20 @@ type env struct {
 
 var newValidator = sync.OnceValues(validate.New)
 
+// tb is what the helpers need of a test; *testing.T and rapid's *rapid.T
+// both have it.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+}
+
 // newEnv starts a fake events service with testEvents and the
 // RegistrationService on a fresh database, both over bufconn; the
 // registrations service runs in grpcserver's real interceptor chain, as in
-// production.
+// production (without an auth Guard: every call is served as the
+// organiser's).
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	fe := &fakeEvents{events: map[string]*eventsv1.Event{}}
@@ -253,6 +240,29 @@ func newEnv(t testing.TB) *env {
 		clock:     clk,
 		events:    fe,
 		eventsSrv: eventsSrv,
+	}
+}
+
+// setPolicy changes an event's registration policy in the events service
+// and in the copy of the event that the registrations service keeps, as the
+// events feed would. (The feed is not running here, so nobody is promoted
+// yet: that waits for the next change of a registration.)
+func (e *env) setPolicy(t tb, name string, change func(p *eventsv1.RegistrationPolicy)) {
+	t.Helper()
+	e.events.setPolicy(name, change)
+	err := e.store.Update(ctx, strings.TrimPrefix(name, "events/"), func(tx store.Tx) error {
+		ev := tx.Event()
+		if ev == nil {
+			return nil // no copy yet: the service asks the events service
+		}
+		if ev.RegistrationPolicy == nil {
+			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
+		}
+		change(ev.RegistrationPolicy)
+		return tx.SetEvent(ev)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -796,7 +806,7 @@ func namesOf(regs []*registrationsv1.Registration) []string {
 
 // list follows the pages of a list, checking each, and returns the
 // registrations in order.
-func (e *env) list(t testing.TB, req *registrationsv1.ListRegistrationsRequest) (regs []*registrationsv1.Registration, pages int) {
+func (e *env) list(t tb, req *registrationsv1.ListRegistrationsRequest) (regs []*registrationsv1.Registration, pages int) {
 	t.Helper()
 	req = proto.CloneOf(req)
 	want := int32(-1)
@@ -1613,9 +1623,16 @@ func TestSavedEventFollowsChanges(t *testing.T) {
 
 // assertCountsMatch checks the store's counters of the event against a
 // count of its registrations as ListRegistrations returns them.
-func assertCountsMatch(t testing.TB, e *env, eventID string) {
+func assertCountsMatch(t tb, e *env, eventID string) {
 	t.Helper()
 	regs, _ := e.list(t, &registrationsv1.ListRegistrationsRequest{Parent: "events/" + eventID, PageSize: 100})
+	assertCountsOf(t, e, eventID, regs)
+}
+
+// assertCountsOf checks the store's counters of the event against a count
+// of regs, all of its registrations.
+func assertCountsOf(t tb, e *env, eventID string, regs []*registrationsv1.Registration) {
+	t.Helper()
 	want := &store.Counts{}
 	for _, r := range regs {
 		want.Add(r, +1)

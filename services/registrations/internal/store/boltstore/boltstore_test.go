@@ -1031,3 +1031,123 @@ func TestConcurrentCreatesNeverExceedCapacity(t *testing.T) {
 }
 
 func countriesOf(i int) string { return []string{"MX", "GT", "HN", "SV"}[i%4] }
+
+// TestEventCopyForTheFeed covers what the events feed relies on: a saved
+// copy is never replaced by an older revision, it can be forgotten, the
+// events with a copy are listed, and the feed's position is kept in the
+// same transactions.
+func TestEventCopyForTheFeed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrations.db")
+	s := open(t, path)
+	setEvent := func(eventID string, ev *eventsv1.Event) {
+		t.Helper()
+		if err := s.Update(ctx, eventID, func(tx store.Tx) error { return tx.SetEvent(ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := func(n int64, capacity int32) *eventsv1.Event {
+		return &eventsv1.Event{Name: "events/ev1", Revision: n, RegistrationPolicy: &eventsv1.RegistrationPolicy{Capacity: capacity}}
+	}
+	setEvent("ev1", rev(2, 20))
+	setEvent("ev1", rev(1, 10)) // an older read arriving late
+	if got, _ := s.Event(ctx, "ev1"); !proto.Equal(got, rev(2, 20)) {
+		t.Errorf("after an older revision: Event = %v, want %v", got, rev(2, 20))
+	}
+	setEvent("ev1", rev(2, 21)) // the same revision replaces
+	setEvent("ev1", rev(3, 30))
+	if got, _ := s.Event(ctx, "ev1"); !proto.Equal(got, rev(3, 30)) {
+		t.Errorf("Event = %v, want %v", got, rev(3, 30))
+	}
+
+	// Registrations alone do not make an event known; a saved copy does.
+	mustCreate(t, s, "ev2", "", newReg("ana@example.org", "MX", delegate), confirmed)
+	setEvent("ev3", &eventsv1.Event{Name: "events/ev3"})
+	if ids, err := s.EventIDs(ctx); err != nil || !slices.Equal(ids, []string{"ev1", "ev3"}) {
+		t.Errorf("EventIDs = %v, %v; want [ev1 ev3]", ids, err)
+	}
+	if err := s.Update(ctx, "ev3", func(tx store.Tx) error { return tx.ForgetEvent() }); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := s.Event(ctx, "ev3"); ev != nil {
+		t.Errorf("Event after ForgetEvent = %v, want nil", ev)
+	}
+	if ids, _ := s.EventIDs(ctx); !slices.Equal(ids, []string{"ev1"}) {
+		t.Errorf("EventIDs after ForgetEvent = %v, want [ev1]", ids)
+	}
+
+	// The feed's position.
+	if seq, err := s.FeedSequence(ctx); err != nil || seq != 0 {
+		t.Errorf("FeedSequence of a new store = %d, %v; want 0", seq, err)
+	}
+	if err := s.SetFeedSequence(ctx, 41); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error { return tx.SetFeedSequence(42) }); err != nil {
+		t.Fatal(err)
+	}
+	errNo := errors.New("no")
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		if err := tx.SetFeedSequence(43); err != nil {
+			return err
+		}
+		return errNo // the change was not applied: neither is its sequence number
+	}); !errors.Is(err, errNo) {
+		t.Fatalf("Update error = %v, want %v", err, errNo)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	if seq, err := s.FeedSequence(ctx); err != nil || seq != 42 {
+		t.Errorf("FeedSequence after reopen = %d, %v; want 42", seq, err)
+	}
+	if got, _ := s.Event(ctx, "ev1"); !proto.Equal(got, rev(3, 30)) {
+		t.Errorf("Event after reopen = %v, want %v", got, rev(3, 30))
+	}
+}
+
+func TestForEach(t *testing.T) {
+	s := newStore(t)
+	states := []registrationsv1.RegistrationState{confirmed, waitlisted, pending, cancelled}
+	var want []string
+	for i, st := range states {
+		want = append(want, mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("p%d@example.org", i), "MX", delegate), st).GetName())
+	}
+	mustCreate(t, s, "ev2", "", newReg("other@example.org", "MX", delegate), confirmed)
+	// Every registration of the event, oldest first; fn may Put as it goes
+	// (as cancelling every registration of a cancelled event does).
+	var seen []string
+	err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		return tx.ForEach(func(r *registrationsv1.Registration) error {
+			seen = append(seen, r.GetName())
+			if r.GetState() == cancelled {
+				return nil
+			}
+			r.State = cancelled
+			return tx.Put(r)
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("ForEach saw %v, want %v", seen, want)
+	}
+	c, _ := s.Counts(ctx, "ev1")
+	if got := c.State(cancelled).Total; got != 4 {
+		t.Errorf("%d cancelled, want 4", got)
+	}
+	assertCounts(t, c, recount(t, s, "ev1"))
+	assertWaitlist(t, s, "ev1", nil)
+	// The addresses were freed.
+	mustCreate(t, s, "ev1", "", newReg("p0@example.org", "MX", delegate), confirmed)
+
+	errStop := errors.New("stop")
+	calls := 0
+	err = s.Update(ctx, "ev1", func(tx store.Tx) error {
+		return tx.ForEach(func(*registrationsv1.Registration) error { calls++; return errStop })
+	})
+	if !errors.Is(err, errStop) || calls != 1 {
+		t.Errorf("error = %v after %d calls, want %v after 1", err, calls, errStop)
+	}
+}
