@@ -162,6 +162,7 @@ func TestWatchEventChanges(t *testing.T) {
 
 	// Through the gateway, NDJSON from after the first change.
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.httpURL+"/v1/events:watchChanges?afterSequence=1", nil)
+	req.Header.Set("Authorization", "Bearer "+organizerToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -152,38 +154,91 @@ func (p *proc) exitCode(timeout time.Duration) (int, bool) {
 	}
 }
 
+// The tokens of the test system's auth file.
+const (
+	organizerToken = "e2e-organizer-token"
+	mxToken        = "e2e-focal-point-mx-token"
+	gtToken        = "e2e-focal-point-gt-token"
+	serviceToken   = "e2e-registrations-service-token"
+)
+
+// writeAuthFiles writes the auth file (hashes only, in the operators'
+// format) and the registrations service's token file into dir.
+func writeAuthFiles(t testing.TB, dir string) (authFile, tokenFile string) {
+	t.Helper()
+	hash := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
+	content := fmt.Sprintf(`{"tokens": [
+  {"name": "secretariat", "role": "organizer", "sha256": %q},
+  {"name": "mx", "role": "focal_point", "country": "MX", "sha256": %q},
+  {"name": "gt", "role": "focal_point", "country": "GT", "sha256": %q},
+  {"name": "registrations", "role": "service", "sha256": %q}
+]}`, hash(organizerToken), hash(mxToken), hash(gtToken), hash(serviceToken))
+	authFile, tokenFile = filepath.Join(dir, "auth.json"), filepath.Join(dir, "service.token")
+	if err := os.WriteFile(authFile, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte(serviceToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return authFile, tokenFile
+}
+
 // system is the three processes on their own ports and data folder.
 type system struct {
 	events, registrations, gateway *proc
 	eventsAddr, registrationsAddr  string
 	httpURL                        string
 	dataDir                        string
-	eventsConn, registrationsConn  *grpc.ClientConn
+	eventsConn, registrationsConn  *grpc.ClientConn // as the organizer
+	gatewayArgs                    []string
 }
 
 // startSystem starts the three binaries (events with extra args) and waits
 // until the gateway reports both backends healthy.
 func startSystem(t *testing.T, eventsArgs ...string) *system {
 	t.Helper()
+	return startSystemWith(t, eventsArgs, nil)
+}
+
+// startSystemWith is startSystem with extra flags for the events service
+// and the gateway.
+func startSystemWith(t *testing.T, eventsArgs, gatewayArgs []string) *system {
+	t.Helper()
 	s := &system{
 		eventsAddr:        freeAddr(t),
 		registrationsAddr: freeAddr(t),
 		dataDir:           t.TempDir(),
+		gatewayArgs:       gatewayArgs,
 	}
 	httpAddr := freeAddr(t)
 	s.httpURL = "http://" + httpAddr
-	s.events = start(t, "events", append([]string{"-grpc-addr", s.eventsAddr, "-db", filepath.Join(s.dataDir, "events.db")}, eventsArgs...)...)
-	s.registrations = start(t, "registrations", "-grpc-addr", s.registrationsAddr, "-db", filepath.Join(s.dataDir, "registrations.db"), "-events-addr", s.eventsAddr)
-	s.gateway = start(t, "gateway", "-http-addr", httpAddr, "-events-addr", s.eventsAddr, "-registrations-addr", s.registrationsAddr)
-	s.eventsConn = dialGRPC(t, s.eventsAddr)
-	s.registrationsConn = dialGRPC(t, s.registrationsAddr)
+	authFile, tokenFile := writeAuthFiles(t, s.dataDir)
+	s.events = start(t, "events", append([]string{"-grpc-addr", s.eventsAddr, "-db", filepath.Join(s.dataDir, "events.db"), "-auth-file", authFile}, eventsArgs...)...)
+	s.registrations = start(t, "registrations", "-grpc-addr", s.registrationsAddr, "-db", filepath.Join(s.dataDir, "registrations.db"),
+		"-events-addr", s.eventsAddr, "-auth-file", authFile, "-service-token-file", tokenFile)
+	s.gateway = start(t, "gateway", append([]string{"-http-addr", httpAddr, "-events-addr", s.eventsAddr, "-registrations-addr", s.registrationsAddr}, s.gatewayArgs...)...)
+	s.eventsConn = dialGRPC(t, s.eventsAddr, organizerToken)
+	s.registrationsConn = dialGRPC(t, s.registrationsAddr, organizerToken)
 	s.waitHealthy(t)
 	return s
 }
 
-func dialGRPC(t testing.TB, addr string) *grpc.ClientConn {
+// bearer sends a token with every call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return false }
+
+// dialGRPC connects to addr; calls carry token when it is not empty.
+func dialGRPC(t testing.TB, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(token)))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,8 +286,15 @@ type httpResult struct {
 	Hdr  http.Header
 }
 
-// call sends a JSON request through the gateway.
+// call sends a JSON request through the gateway as the organizer.
 func (s *system) call(t testing.TB, method, path string, body any) httpResult {
+	t.Helper()
+	return s.callAs(t, organizerToken, "", method, path, body)
+}
+
+// callAs sends a JSON request through the gateway with a bearer token and
+// a registrant's secret (either may be empty).
+func (s *system) callAs(t testing.TB, token, secret, method, path string, body any) httpResult {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -251,6 +313,12 @@ func (s *system) call(t testing.TB, method, path string, body any) httpResult {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if secret != "" {
+		req.Header.Set("X-Registration-Secret", secret)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)

@@ -123,7 +123,9 @@ func TestLifecycleHTTP(t *testing.T) {
 
 	// CSV export, with a formula neutralised.
 	expect("formula-looking name", register("quota", "=HYPERLINK(\"http://x\")", "f@example.org", "GT", nil), 200, "state", "REGISTRATION_STATE_CONFIRMED")
-	resp, err := http.Get(s.httpURL + "/v1/events/quota/registrations:export")
+	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/quota/registrations:export", nil)
+	req.Header.Set("Authorization", "Bearer "+organizerToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -82,6 +83,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 	)
 	if err := eventsv1.RegisterEventServiceHandler(ctx, mux, events); err != nil {
 		g.Close()
@@ -166,6 +169,21 @@ func (g *Gateway) Close() {
 		c.Close()
 	}
 }
+
+// incomingHeader forwards the HTTP headers the services read, besides
+// Authorization (which grpc-gateway always forwards): the registrant's
+// secret.
+func incomingHeader(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "x-registration-secret":
+		return "x-registration-secret", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader lets no gRPC response metadata out as HTTP headers unless
+// it is on this list (none yet): internals stay inside.
+func outgoingHeader(string) (string, bool) { return "", false }
 
 // limitBody refuses bodies over max bytes with 413 before any decoding.
 func limitBody(next http.Handler, max int64) http.Handler {

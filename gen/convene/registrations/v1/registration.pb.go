@@ -179,9 +179,17 @@ type Registration struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the stored registration (AIP-154); send it back on a write
 	// to make the write conditional.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The participant's own secret for this registration, returned once, in
+	// the response to CreateRegistration and never again (only its hash is
+	// kept). Sent in the x-registration-secret header (metadata), it lets the
+	// participant read and cancel this registration.
+	ManageSecret string `protobuf:"bytes,13,opt,name=manage_secret,json=manageSecret,proto3" json:"manage_secret,omitempty"`
+	// The link to the online meeting, for a CONFIRMED participant reading
+	// their own registration (and for organizers).
+	OnlineMeetingUrl string `protobuf:"bytes,14,opt,name=online_meeting_url,json=onlineMeetingUrl,proto3" json:"online_meeting_url,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Registration) Reset() {
@@ -294,6 +302,20 @@ func (x *Registration) GetUpdateTime() *timestamppb.Timestamp {
 func (x *Registration) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *Registration) GetManageSecret() string {
+	if x != nil {
+		return x.ManageSecret
+	}
+	return ""
+}
+
+func (x *Registration) GetOnlineMeetingUrl() string {
+	if x != nil {
+		return x.OnlineMeetingUrl
 	}
 	return ""
 }
@@ -596,7 +618,7 @@ var File_convene_registrations_v1_registration_proto protoreflect.FileDescriptor
 
 const file_convene_registrations_v1_registration_proto_rawDesc = "" +
 	"\n" +
-	"+convene/registrations/v1/registration.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x06\n" +
+	"+convene/registrations/v1/registration.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\a\n" +
 	"\fRegistration\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12R\n" +
 	"\vparticipant\x18\x02 \x01(\v2%.convene.registrations.v1.ParticipantB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vparticipant\x12Q\n" +
@@ -612,7 +634,9 @@ const file_convene_registrations_v1_registration_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag:g\xeaAd\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag\x12(\n" +
+	"\rmanage_secret\x18\r \x01(\tB\x03\xe0A\x03R\fmanageSecret\x121\n" +
+	"\x12online_meeting_url\x18\x0e \x01(\tB\x03\xe0A\x03R\x10onlineMeetingUrl:g\xeaAd\n" +
 	"\x18convene.dev/Registration\x12+events/{event}/registrations/{registration}*\rregistrations2\fregistration\"\xc6\x03\n" +
 	"\vParticipant\x12+\n" +
 	"\n" +

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
@@ -33,6 +35,11 @@ type Config struct {
 	DBPath     string
 	EventsAddr string
 	LogFormat  string
+	// AuthFile holds the token hashes; InsecureDev runs without it.
+	AuthFile    string
+	InsecureDev bool
+	// ServiceTokenFile holds this service's own token towards the events service.
+	ServiceTokenFile string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
@@ -60,12 +67,35 @@ func run(args []string) error {
 	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
 	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
+	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	fs.StringVar(&cfg.ServiceTokenFile, "service-token-file", "", "file holding this service's token towards the events service")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
 	}
 	log, err := logs.New(os.Stderr, cfg.LogFormat, "registrations")
 	if err != nil {
 		return err
+	}
+	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev)
+	if err != nil {
+		return err
+	}
+	if cfg.AuthFile == "" {
+		log.Warn("running WITHOUT authentication (-insecure-dev): every caller is an organizer")
+	}
+	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg.ServiceTokenFile != "" {
+		token, err := os.ReadFile(cfg.ServiceTokenFile)
+		if err != nil {
+			return fmt.Errorf("service token: %w", err)
+		}
+		if t := strings.TrimSpace(string(token)); t != "" {
+			dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(auth.TokenCredentials(t)))
+		}
+	} else if !cfg.InsecureDev {
+		return fmt.Errorf("no -service-token-file: the events service would not know this service (pass -insecure-dev for development)")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,7 +113,7 @@ func run(args []string) error {
 
 	// The connection is lazy: the service starts even when the events
 	// service is not up yet, and reconnects on its own.
-	conn, err := grpc.NewClient(cfg.EventsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.EventsAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("events service %s: %w", cfg.EventsAddr, err)
 	}

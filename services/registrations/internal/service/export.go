@@ -27,7 +27,7 @@ var exportHeader = []string{
 // of exportChunk rows, the first with the header row.
 func (s *Service) ExportRegistrations(req *registrationsv1.ExportRegistrationsRequest, stream registrationsv1.RegistrationService_ExportRegistrationsServer) error {
 	ctx := stream.Context()
-	match, err := compileFilter(req.GetFilter())
+	match, err := compileFilter(req.GetFilter(), delegationFilter(ctx))
 	if err != nil {
 		return err
 	}

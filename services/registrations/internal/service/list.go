@@ -17,7 +17,7 @@ func (s *Service) ListRegistrations(ctx context.Context, req *registrationsv1.Li
 	if err != nil {
 		return nil, err
 	}
-	match, err := compileFilter(req.GetFilter())
+	match, err := compileFilter(req.GetFilter(), delegationFilter(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +61,17 @@ func parseOrder(s string) (desc bool, err error) {
 type predicate func(*registrationsv1.Registration) bool
 
 // compileFilter turns a filter (see ListRegistrationsRequest.filter) into a
-// predicate; every term must hold.
-func compileFilter(s string) (predicate, error) {
+// predicate; every term must hold. A focal point's delegation, when not
+// empty, is one more condition that the caller cannot lift.
+func compileFilter(s, delegation string) (predicate, error) {
 	terms, err := filter.Parse(s)
 	if err != nil {
 		return nil, err
 	}
 	var preds []predicate
+	if delegation != "" {
+		preds = append(preds, func(r *registrationsv1.Registration) bool { return r.GetParticipant().GetCountryCode() == delegation })
+	}
 	for _, t := range terms {
 		if t.Op != filter.OpEq && t.Op != filter.OpNe {
 			if t.Field == "" {

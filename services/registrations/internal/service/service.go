@@ -15,6 +15,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/country"
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/etag"
@@ -92,6 +93,7 @@ func saved(ev *eventsv1.Event) *eventsv1.Event {
 		UpdateTime:         ev.GetUpdateTime(),
 		Etag:               ev.GetEtag(),
 		Revision:           ev.GetRevision(),
+		OnlineMeetingUrl:   ev.GetOnlineMeetingUrl(), // for confirmed participants
 	}
 }
 
@@ -134,8 +136,9 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	reg.CreateTime = timestamppb.New(now)
 	reg.UpdateTime = reg.CreateTime
 
+	secret := newSecret() // returned once; only its hash is kept
 	create := func(ev *eventsv1.Event) (*registrationsv1.Registration, error) {
-		stored, _, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
+		stored, created, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
 			if err := tx.SetEvent(saved(ev)); err != nil {
 				return nil, err
 			}
@@ -154,9 +157,16 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			}
 			r.Name = name
 			r.Etag = etag.Of(r)
-			return r, tx.Insert(r)
+			if err := tx.Insert(r); err != nil {
+				return nil, err
+			}
+			_, id := splitName(name)
+			return r, tx.SetSecretHash(id, auth.HashToken(secret))
 		})
-		return stored, err
+		if created {
+			stored.ManageSecret = secret
+		}
+		return s.present(ctx, stored, created), err
 	}
 	stored, err := create(ev)
 	if errors.Is(err, errdefs.ErrFailedPrecondition) && !fresh {
@@ -241,15 +251,23 @@ func attendance(ev *eventsv1.Event, reg *registrationsv1.Registration) (eventsv1
 // GetRegistration implements RegistrationServiceServer.
 func (s *Service) GetRegistration(ctx context.Context, req *registrationsv1.GetRegistrationRequest) (*registrationsv1.Registration, error) {
 	eventID, id := splitName(req.GetName())
+	registrant, err := s.authorize(ctx, eventID, id, accessRead)
+	if err != nil {
+		return nil, err
+	}
 	reg, err := s.store.Get(ctx, eventID, id)
-	return reg, registrationErr(err, req.GetName())
+	return s.present(ctx, reg, registrant), registrationErr(err, req.GetName())
 }
 
 // transition changes one registration in one transaction: check decides
 // from its current state (and may change it), then the registration is
 // stamped, written, and freed seats are offered to the waiting list.
-func (s *Service) transition(ctx context.Context, name, wantEtag string, needEvent bool, change func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error) (*registrationsv1.Registration, error) {
+func (s *Service) transition(ctx context.Context, name, wantEtag string, what access, needEvent bool, change func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error) (*registrationsv1.Registration, error) {
 	eventID, id := splitName(name)
+	registrant, err := s.authorize(ctx, eventID, id, what)
+	if err != nil {
+		return nil, err
+	}
 	var ev *eventsv1.Event
 	if needEvent {
 		var err error
@@ -258,7 +276,7 @@ func (s *Service) transition(ctx context.Context, name, wantEtag string, needEve
 		}
 	}
 	var out *registrationsv1.Registration
-	err := s.store.Update(ctx, eventID, func(tx store.Tx) error {
+	err = s.store.Update(ctx, eventID, func(tx store.Tx) error {
 		reg, err := tx.Get(id)
 		if err != nil {
 			return err
@@ -288,7 +306,7 @@ func (s *Service) transition(ctx context.Context, name, wantEtag string, needEve
 		out = reg
 		return nil
 	})
-	return out, registrationErr(err, name)
+	return s.present(ctx, out, registrant), registrationErr(err, name)
 }
 
 func invalidTransition(reg *registrationsv1.Registration, action string) error {
@@ -298,7 +316,7 @@ func invalidTransition(reg *registrationsv1.Registration, action string) error {
 
 // CancelRegistration implements RegistrationServiceServer.
 func (s *Service) CancelRegistration(ctx context.Context, req *registrationsv1.CancelRegistrationRequest) (*registrationsv1.Registration, error) {
-	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), accessCancel, true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
 		switch reg.GetState() {
 		case statePending, stateConfirmed, stateWaitlisted:
 		default:
@@ -311,7 +329,7 @@ func (s *Service) CancelRegistration(ctx context.Context, req *registrationsv1.C
 
 // ApproveRegistration implements RegistrationServiceServer.
 func (s *Service) ApproveRegistration(ctx context.Context, req *registrationsv1.ApproveRegistrationRequest) (*registrationsv1.Registration, error) {
-	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), accessDecide, true, func(ev *eventsv1.Event, reg *registrationsv1.Registration, tx store.Tx) error {
 		if reg.GetState() != statePending {
 			return invalidTransition(reg, "approved")
 		}
@@ -325,7 +343,7 @@ func (s *Service) ApproveRegistration(ctx context.Context, req *registrationsv1.
 
 // RejectRegistration implements RegistrationServiceServer.
 func (s *Service) RejectRegistration(ctx context.Context, req *registrationsv1.RejectRegistrationRequest) (*registrationsv1.Registration, error) {
-	return s.transition(ctx, req.GetName(), req.GetEtag(), true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), accessDecide, true, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
 		switch reg.GetState() {
 		case statePending, stateWaitlisted, stateConfirmed:
 		default:
@@ -338,7 +356,7 @@ func (s *Service) RejectRegistration(ctx context.Context, req *registrationsv1.R
 
 // CheckInRegistration implements RegistrationServiceServer.
 func (s *Service) CheckInRegistration(ctx context.Context, req *registrationsv1.CheckInRegistrationRequest) (*registrationsv1.Registration, error) {
-	return s.transition(ctx, req.GetName(), req.GetEtag(), false, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
+	return s.transition(ctx, req.GetName(), req.GetEtag(), accessDecide, false, func(_ *eventsv1.Event, reg *registrationsv1.Registration, _ store.Tx) error {
 		if reg.GetState() != stateConfirmed {
 			return invalidTransition(reg, "checked in")
 		}

@@ -25,6 +25,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/grpcserver"
@@ -222,6 +223,7 @@ func newEnv(t testing.TB) *env {
 	clk := &clock{t: t0}
 	lis := bufconn.Listen(1 << 20)
 	cfg := grpcserver.DefaultConfig("bufnet")
+	cfg.Guard = auth.NewGuard(auth.Insecure(), service.AccessTable()) // callers are organizers; access_test.go checks the roles
 	cfg.ShutdownTimeout = time.Second
 	srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.DiscardHandler), v)
 	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, eventsclient.New(eventsConn), clk.Now))
@@ -307,7 +309,18 @@ func (e *env) create(t *testing.T, parent string, reg *registrationsv1.Registrat
 	if err != nil {
 		t.Fatalf("CreateRegistration(%s, %s): %v", parent, reg.GetParticipant().GetEmail(), err)
 	}
-	return got
+	return withoutSecret(t, got)
+}
+
+// withoutSecret checks that a create response carries the registrant's
+// secret, and returns it without, as every later read has it.
+func withoutSecret(t *testing.T, reg *registrationsv1.Registration) *registrationsv1.Registration {
+	t.Helper()
+	if len(reg.GetManageSecret()) < 40 {
+		t.Errorf("manage_secret = %q, want a long random secret", reg.GetManageSecret())
+	}
+	reg.ManageSecret = ""
+	return reg
 }
 
 // stored returns how many registrations the event has in the database.
@@ -697,6 +710,10 @@ func TestCreateRequestIDRetry(t *testing.T) {
 	again, err := e.client.CreateRegistration(ctx, req)
 	if err != nil {
 		t.Fatalf("retry: %v", err)
+	}
+	first = withoutSecret(t, first)
+	if again.GetManageSecret() != "" {
+		t.Error("a retry returned the secret again")
 	}
 	if !proto.Equal(again, first) {
 		t.Errorf("retry returned %v, want the first registration %v", again, first)
@@ -1488,6 +1505,7 @@ func TestCreateRequestIDRetryWithoutEvent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("retry: %v", err)
 		}
+		first = withoutSecret(t, first)
 		if !proto.Equal(again, first) {
 			t.Errorf("retry returned %v, want %v", again, first)
 		}
@@ -1507,6 +1525,7 @@ func TestCreateRequestIDRetryWithoutEvent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("retry: %v", err)
 		}
+		first = withoutSecret(t, first)
 		if !proto.Equal(again, first) {
 			t.Errorf("retry returned %v, want %v", again, first)
 		}

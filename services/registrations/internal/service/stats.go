@@ -8,6 +8,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/country"
 	"convene.dev/services/registrations/internal/store"
 )
@@ -25,7 +26,11 @@ func (s *Service) GetRegistrationStats(ctx context.Context, req *registrationsv1
 	if err != nil {
 		return nil, err
 	}
-	return stats(req.GetName(), ev.GetRegistrationPolicy(), counts), nil
+	out := stats(req.GetName(), ev.GetRegistrationPolicy(), counts)
+	if !auth.FromContext(ctx).IsOrganizer() {
+		out.States = nil // the seats left are public; who registered is not
+	}
+	return out, nil
 }
 
 func stats(name string, p *eventsv1.RegistrationPolicy, counts *store.Counts) *registrationsv1.RegistrationStats {

@@ -107,6 +107,9 @@ type Tx interface {
 
 	// SetFeedSequence records the last change of the events feed applied.
 	SetFeedSequence(seq int64) error
+
+	// SetSecretHash keeps the hash of a registration's manage secret.
+	SetSecretHash(id, hash string) error
 }
 
 // Store holds registrations by event id and registration id.
@@ -131,6 +134,10 @@ type Store interface {
 
 	// Get returns one registration.
 	Get(ctx context.Context, eventID, id string) (*registrationsv1.Registration, error)
+
+	// SecretHash returns the hash of a registration's manage secret ("" when
+	// it has none), or ErrNotFound.
+	SecretHash(ctx context.Context, eventID, id string) (string, error)
 
 	// List returns up to limit registrations of the event that match, in
 	// arrival order (newest first when desc), starting after the id after

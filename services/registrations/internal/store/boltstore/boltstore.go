@@ -13,6 +13,8 @@
 //	        <trimmed lower-case e-mail> → <registration id>   (not cancelled ones)
 //	      waitlist/
 //	        <registration id> → ""        the WAITLISTED ones, in arrival order
+//	      secrets/
+//	        <registration id> → hex SHA-256 of the participant's manage secret
 //	      counts → store.Counts as JSON
 //	      event  → convene.events.v1.Event: the service's last copy of the
 //	               event's state, window and policy
@@ -51,6 +53,7 @@ var (
 	bucketRegistrations = []byte("registrations")
 	bucketEmails        = []byte("emails")
 	bucketWaitlist      = []byte("waitlist")
+	bucketSecrets       = []byte("secrets")
 	bucketMeta          = []byte("meta")
 	keyCounts           = []byte("counts")
 	keyEvent            = []byte("event")
@@ -122,7 +125,7 @@ func openEvent(tx *bolt.Tx, eventID string, create bool) (*eventTx, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range [][]byte{bucketRegistrations, bucketEmails, bucketWaitlist} {
+		for _, name := range [][]byte{bucketRegistrations, bucketEmails, bucketWaitlist, bucketSecrets} {
 			if _, err := b.CreateBucketIfNotExists(name); err != nil {
 				return nil, err
 			}
@@ -311,6 +314,10 @@ func (t *eventTx) ForEach(fn func(*registrationsv1.Registration) error) error {
 	return nil
 }
 
+func (t *eventTx) SetSecretHash(id, hash string) error {
+	return t.sub(bucketSecrets).Put([]byte(id), []byte(hash))
+}
+
 func (t *eventTx) SetFeedSequence(seq int64) error { return putFeedSequence(t.tx, seq) }
 
 // commit writes the counters if they changed.
@@ -421,6 +428,25 @@ func (s *Store) Get(_ context.Context, eventID, id string) (*registrationsv1.Reg
 		return err
 	})
 	return out, err
+}
+
+// SecretHash implements store.Store.
+func (s *Store) SecretHash(_ context.Context, eventID, id string) (string, error) {
+	var hash string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		t, err := openEvent(tx, eventID, false)
+		if err != nil {
+			return err
+		}
+		if _, err := t.Get(id); err != nil {
+			return err
+		}
+		if b := t.sub(bucketSecrets); b != nil {
+			hash = string(b.Get([]byte(id)))
+		}
+		return nil
+	})
+	return hash, err
 }
 
 // List implements store.Store.
