@@ -37,9 +37,9 @@ func AccessTable() auth.Table {
 type access int
 
 const (
-	accessRead     access = iota // read it
-	accessCancel                 // cancel it
-	accessDecide                 // approve, reject, check in
+	accessRead   access = iota // read it
+	accessCancel               // cancel it
+	accessDecide               // approve, reject, check in
 )
 
 // authorize checks that the caller may act on the registration, before
