@@ -36,6 +36,9 @@ type Options struct {
 	RegistrationsAddr string        // the registrations service's gRPC address
 	MaxBodyBytes      int64         // larger request bodies are refused with 413
 	ShutdownTimeout   time.Duration // how long in-flight requests may finish on shutdown
+	RateLimit         float64       // public CreateRegistration calls per second per client address; 0: no limit
+	RateBurst         int           // and how many may come at once
+	CORSOrigins       string        // comma-separated origins allowed to call from browsers; none by default
 	Logger            *slog.Logger
 }
 
@@ -47,6 +50,8 @@ func DefaultOptions() Options {
 		RegistrationsAddr: "127.0.0.1:9092",
 		MaxBodyBytes:      1 << 20,
 		ShutdownTimeout:   10 * time.Second,
+		RateLimit:         5,
+		RateBurst:         20,
 		Logger:            slog.Default(),
 	}
 }
@@ -104,6 +109,12 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	root.Handle("GET /v1/events/{event}/registrations:export", exportHandler(mux, registrationsv1.NewRegistrationServiceClient(registrations)))
 	root.Handle("/", limitBody(mux, opts.MaxBodyBytes))
 
+	var limiter *rateLimiter
+	if opts.RateLimit > 0 {
+		limiter = newRateLimiter(opts.RateLimit, opts.RateBurst)
+	}
+	handler := cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins))
+
 	lis, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		g.Close()
@@ -111,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	}
 	g.lis = lis
 	g.srv = &http.Server{
-		Handler:           root,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -6,6 +6,7 @@ require (
 	convene.dev/gen v0.0.0
 	convene.dev/platform v0.0.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	golang.org/x/time v0.16.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

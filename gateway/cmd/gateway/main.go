@@ -31,6 +31,9 @@ func run(args []string) error {
 	fs.StringVar(&opts.RegistrationsAddr, "registrations-addr", opts.RegistrationsAddr, "address of the registrations service")
 	fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "largest request body accepted")
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", opts.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	fs.Float64Var(&opts.RateLimit, "rate-limit", opts.RateLimit, "public registrations per second per client address (0 turns the limit off)")
+	fs.IntVar(&opts.RateBurst, "rate-burst", opts.RateBurst, "public registrations a client address may make at once")
+	fs.StringVar(&opts.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (none by default)")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
