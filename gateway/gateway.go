@@ -36,6 +36,7 @@ type Options struct {
 	RegistrationsAddr string        // the registrations service's gRPC address
 	MaxBodyBytes      int64         // larger request bodies are refused with 413
 	ShutdownTimeout   time.Duration // how long in-flight requests may finish on shutdown
+	CallTimeout       time.Duration // the deadline of every unary call to a backend
 	RateLimit         float64       // public CreateRegistration calls per second per client address; 0: no limit
 	RateBurst         int           // and how many may come at once
 	CORSOrigins       string        // comma-separated origins allowed to call from browsers; none by default
@@ -50,6 +51,7 @@ func DefaultOptions() Options {
 		RegistrationsAddr: "127.0.0.1:9092",
 		MaxBodyBytes:      1 << 20,
 		ShutdownTimeout:   10 * time.Second,
+		CallTimeout:       15 * time.Second,
 		RateLimit:         5,
 		RateBurst:         20,
 		Logger:            slog.Default(),
@@ -107,7 +109,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		_, _ = w.Write(gen.OpenAPI)
 	})
 	root.Handle("GET /v1/events/{event}/registrations:export", exportHandler(mux, registrationsv1.NewRegistrationServiceClient(registrations)))
-	root.Handle("/", limitBody(mux, opts.MaxBodyBytes))
+	root.Handle("/", limitBody(withDeadline(mux, opts.CallTimeout), opts.MaxBodyBytes))
 
 	var limiter *rateLimiter
 	if opts.RateLimit > 0 {
@@ -195,6 +197,20 @@ func incomingHeader(key string) (string, bool) {
 // outgoingHeader lets no gRPC response metadata out as HTTP headers unless
 // it is on this list (none yet): internals stay inside.
 func outgoingHeader(string) (string, bool) { return "", false }
+
+// withDeadline gives every call a deadline, which grpc-gateway passes on to
+// the backend; the streams (the change feed) run as long as their client.
+func withDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ":watchChanges") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
 
 // limitBody refuses bodies over max bytes with 413 before any decoding.
 func limitBody(next http.Handler, max int64) http.Handler {

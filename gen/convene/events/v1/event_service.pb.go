@@ -716,6 +716,89 @@ func (x *EventChange) GetChangeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Request for BackupDatabase.
+type BackupDatabaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupDatabaseRequest) Reset() {
+	*x = BackupDatabaseRequest{}
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupDatabaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupDatabaseRequest) ProtoMessage() {}
+
+func (x *BackupDatabaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupDatabaseRequest.ProtoReflect.Descriptor instead.
+func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{10}
+}
+
+// A piece of a database copy; the pieces in order are the file.
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bytes.
+	Data          []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_convene_events_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_convene_events_v1_event_service_proto_rawDesc = "" +
@@ -772,7 +855,10 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\fTYPE_UPDATED\x10\x02\x12\x12\n" +
 	"\x0eTYPE_PUBLISHED\x10\x03\x12\x12\n" +
 	"\x0eTYPE_CANCELLED\x10\x04\x12\x10\n" +
-	"\fTYPE_DELETED\x10\x052\xab\a\n" +
+	"\fTYPE_DELETED\x10\x05\"\x17\n" +
+	"\x15BackupDatabaseRequest\"!\n" +
+	"\vBackupChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\x89\b\n" +
 	"\fEventService\x12e\n" +
 	"\bGetEvent\x12\".convene.events.v1.GetEventRequest\x1a\x18.convene.events.v1.Event\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=events/*}\x12m\n" +
 	"\n" +
@@ -784,7 +870,8 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\vDeleteEvent\x12%.convene.events.v1.DeleteEventRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=events/*}\x12x\n" +
 	"\fPublishEvent\x12&.convene.events.v1.PublishEventRequest\x1a\x18.convene.events.v1.Event\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=events/*}:publish\x12u\n" +
 	"\vCancelEvent\x12%.convene.events.v1.CancelEventRequest\x1a\x18.convene.events.v1.Event\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=events/*}:cancel\x12\x83\x01\n" +
-	"\x11WatchEventChanges\x12+.convene.events.v1.WatchEventChangesRequest\x1a\x1e.convene.events.v1.EventChange\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/events:watchChanges0\x01B\xbc\x01\n" +
+	"\x11WatchEventChanges\x12+.convene.events.v1.WatchEventChangesRequest\x1a\x1e.convene.events.v1.EventChange\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/events:watchChanges0\x01\x12\\\n" +
+	"\x0eBackupDatabase\x12(.convene.events.v1.BackupDatabaseRequest\x1a\x1e.convene.events.v1.BackupChunk0\x01B\xbc\x01\n" +
 	"\x15com.convene.events.v1B\x11EventServiceProtoP\x01Z*convene.dev/gen/convene/events/v1;eventsv1\xa2\x02\x03CEX\xaa\x02\x11Convene.Events.V1\xca\x02\x11Convene\\Events\\V1\xe2\x02\x1dConvene\\Events\\V1\\GPBMetadata\xea\x02\x13Convene::Events::V1b\x06proto3"
 
 var (
@@ -800,7 +887,7 @@ func file_convene_events_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_convene_events_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_convene_events_v1_event_service_proto_goTypes = []any{
 	(EventChange_Type)(0),            // 0: convene.events.v1.EventChange.Type
 	(*GetEventRequest)(nil),          // 1: convene.events.v1.GetEventRequest
@@ -813,19 +900,21 @@ var file_convene_events_v1_event_service_proto_goTypes = []any{
 	(*CancelEventRequest)(nil),       // 8: convene.events.v1.CancelEventRequest
 	(*WatchEventChangesRequest)(nil), // 9: convene.events.v1.WatchEventChangesRequest
 	(*EventChange)(nil),              // 10: convene.events.v1.EventChange
-	(*Event)(nil),                    // 11: convene.events.v1.Event
-	(*fieldmaskpb.FieldMask)(nil),    // 12: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),            // 14: google.protobuf.Empty
+	(*BackupDatabaseRequest)(nil),    // 11: convene.events.v1.BackupDatabaseRequest
+	(*BackupChunk)(nil),              // 12: convene.events.v1.BackupChunk
+	(*Event)(nil),                    // 13: convene.events.v1.Event
+	(*fieldmaskpb.FieldMask)(nil),    // 14: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),            // 16: google.protobuf.Empty
 }
 var file_convene_events_v1_event_service_proto_depIdxs = []int32{
-	11, // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
-	11, // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
-	11, // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
-	12, // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
+	13, // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
+	13, // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
+	14, // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 4: convene.events.v1.EventChange.type:type_name -> convene.events.v1.EventChange.Type
-	11, // 5: convene.events.v1.EventChange.event:type_name -> convene.events.v1.Event
-	13, // 6: convene.events.v1.EventChange.change_time:type_name -> google.protobuf.Timestamp
+	13, // 5: convene.events.v1.EventChange.event:type_name -> convene.events.v1.Event
+	15, // 6: convene.events.v1.EventChange.change_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: convene.events.v1.EventService.GetEvent:input_type -> convene.events.v1.GetEventRequest
 	2,  // 8: convene.events.v1.EventService.ListEvents:input_type -> convene.events.v1.ListEventsRequest
 	4,  // 9: convene.events.v1.EventService.CreateEvent:input_type -> convene.events.v1.CreateEventRequest
@@ -834,16 +923,18 @@ var file_convene_events_v1_event_service_proto_depIdxs = []int32{
 	7,  // 12: convene.events.v1.EventService.PublishEvent:input_type -> convene.events.v1.PublishEventRequest
 	8,  // 13: convene.events.v1.EventService.CancelEvent:input_type -> convene.events.v1.CancelEventRequest
 	9,  // 14: convene.events.v1.EventService.WatchEventChanges:input_type -> convene.events.v1.WatchEventChangesRequest
-	11, // 15: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
-	3,  // 16: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
-	11, // 17: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
-	11, // 18: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
-	14, // 19: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
-	11, // 20: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
-	11, // 21: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
-	10, // 22: convene.events.v1.EventService.WatchEventChanges:output_type -> convene.events.v1.EventChange
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
+	11, // 15: convene.events.v1.EventService.BackupDatabase:input_type -> convene.events.v1.BackupDatabaseRequest
+	13, // 16: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
+	3,  // 17: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
+	13, // 18: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
+	13, // 19: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
+	16, // 20: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
+	13, // 21: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
+	13, // 22: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
+	10, // 23: convene.events.v1.EventService.WatchEventChanges:output_type -> convene.events.v1.EventChange
+	12, // 24: convene.events.v1.EventService.BackupDatabase:output_type -> convene.events.v1.BackupChunk
+	16, // [16:25] is the sub-list for method output_type
+	7,  // [7:16] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -861,7 +952,7 @@ func file_convene_events_v1_event_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_events_v1_event_service_proto_rawDesc), len(file_convene_events_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	EventService_PublishEvent_FullMethodName      = "/convene.events.v1.EventService/PublishEvent"
 	EventService_CancelEvent_FullMethodName       = "/convene.events.v1.EventService/CancelEvent"
 	EventService_WatchEventChanges_FullMethodName = "/convene.events.v1.EventService/WatchEventChanges"
+	EventService_BackupDatabase_FullMethodName    = "/convene.events.v1.EventService/BackupDatabase"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -59,6 +60,10 @@ type EventServiceClient interface {
 	// per line. A sequence that has been compacted away is OUT_OF_RANGE: list
 	// the events again and watch from the list's change_sequence.
 	WatchEventChanges(ctx context.Context, in *WatchEventChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventChange], error)
+	// Streams a consistent copy of the service's whole database, taken while
+	// writes go on (organizers only). Starting the service on the copy
+	// restores it. `bin/events backup -o FILE` calls it.
+	BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type eventServiceClient struct {
@@ -158,6 +163,25 @@ func (c *eventServiceClient) WatchEventChanges(ctx context.Context, in *WatchEve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventService_WatchEventChangesClient = grpc.ServerStreamingClient[EventChange]
 
+func (c *eventServiceClient) BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[1], EventService_BackupDatabase_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupDatabaseRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_BackupDatabaseClient = grpc.ServerStreamingClient[BackupChunk]
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
@@ -187,6 +211,10 @@ type EventServiceServer interface {
 	// per line. A sequence that has been compacted away is OUT_OF_RANGE: list
 	// the events again and watch from the list's change_sequence.
 	WatchEventChanges(*WatchEventChangesRequest, grpc.ServerStreamingServer[EventChange]) error
+	// Streams a consistent copy of the service's whole database, taken while
+	// writes go on (organizers only). Starting the service on the copy
+	// restores it. `bin/events backup -o FILE` calls it.
+	BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -220,6 +248,9 @@ func (UnimplementedEventServiceServer) CancelEvent(context.Context, *CancelEvent
 }
 func (UnimplementedEventServiceServer) WatchEventChanges(*WatchEventChangesRequest, grpc.ServerStreamingServer[EventChange]) error {
 	return status.Error(codes.Unimplemented, "method WatchEventChanges not implemented")
+}
+func (UnimplementedEventServiceServer) BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method BackupDatabase not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -379,6 +410,17 @@ func _EventService_WatchEventChanges_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventService_WatchEventChangesServer = grpc.ServerStreamingServer[EventChange]
 
+func _EventService_BackupDatabase_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupDatabaseRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EventServiceServer).BackupDatabase(m, &grpc.GenericServerStream[BackupDatabaseRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_BackupDatabaseServer = grpc.ServerStreamingServer[BackupChunk]
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -419,6 +461,11 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchEventChanges",
 			Handler:       _EventService_WatchEventChanges_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "BackupDatabase",
+			Handler:       _EventService_BackupDatabase_Handler,
 			ServerStreams: true,
 		},
 	},

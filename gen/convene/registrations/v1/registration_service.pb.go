@@ -628,6 +628,89 @@ func (x *ExportRegistrationsRequest) GetFilter() string {
 	return ""
 }
 
+// Request for BackupDatabase.
+type BackupDatabaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupDatabaseRequest) Reset() {
+	*x = BackupDatabaseRequest{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupDatabaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupDatabaseRequest) ProtoMessage() {}
+
+func (x *BackupDatabaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupDatabaseRequest.ProtoReflect.Descriptor instead.
+func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{10}
+}
+
+// A piece of a database copy; the pieces in order are the file.
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bytes.
+	Data          []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_registrations_v1_registration_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_convene_registrations_v1_registration_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_convene_registrations_v1_registration_service_proto protoreflect.FileDescriptor
 
 const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
@@ -679,7 +762,10 @@ const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\x1aExportRegistrationsRequest\x12X\n" +
 	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12 \n" +
-	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter2\x83\f\n" +
+	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\"\x17\n" +
+	"\x15BackupDatabaseRequest\"!\n" +
+	"\vBackupChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xef\f\n" +
 	"\x13RegistrationService\x12\xac\x01\n" +
 	"\x12CreateRegistration\x123.convene.registrations.v1.CreateRegistrationRequest\x1a&.convene.registrations.v1.Registration\"9\x82\xd3\xe4\x93\x023:\fregistration\"#/v1/{parent=events/*}/registrations\x12\x98\x01\n" +
 	"\x0fGetRegistration\x120.convene.registrations.v1.GetRegistrationRequest\x1a&.convene.registrations.v1.Registration\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{name=events/*/registrations/*}\x12\xa9\x01\n" +
@@ -689,7 +775,8 @@ const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\x12RejectRegistration\x123.convene.registrations.v1.RejectRegistrationRequest\x1a&.convene.registrations.v1.Registration\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=events/*/registrations/*}:reject\x12\xab\x01\n" +
 	"\x13CheckInRegistration\x124.convene.registrations.v1.CheckInRegistrationRequest\x1a&.convene.registrations.v1.Registration\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=events/*/registrations/*}:checkIn\x12\xa9\x01\n" +
 	"\x14GetRegistrationStats\x125.convene.registrations.v1.GetRegistrationStatsRequest\x1a+.convene.registrations.v1.RegistrationStats\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=events/*/registrationStats}\x12\x97\x01\n" +
-	"\x13ExportRegistrations\x124.convene.registrations.v1.ExportRegistrationsRequest\x1a\x14.google.api.HttpBody\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=events/*}/registrations:export0\x01B\xf4\x01\n" +
+	"\x13ExportRegistrations\x124.convene.registrations.v1.ExportRegistrationsRequest\x1a\x14.google.api.HttpBody\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=events/*}/registrations:export0\x01\x12j\n" +
+	"\x0eBackupDatabase\x12/.convene.registrations.v1.BackupDatabaseRequest\x1a%.convene.registrations.v1.BackupChunk0\x01B\xf4\x01\n" +
 	"\x1ccom.convene.registrations.v1B\x18RegistrationServiceProtoP\x01Z8convene.dev/gen/convene/registrations/v1;registrationsv1\xa2\x02\x03CRX\xaa\x02\x18Convene.Registrations.V1\xca\x02\x18Convene\\Registrations\\V1\xe2\x02$Convene\\Registrations\\V1\\GPBMetadata\xea\x02\x1aConvene::Registrations::V1b\x06proto3"
 
 var (
@@ -704,7 +791,7 @@ func file_convene_registrations_v1_registration_service_proto_rawDescGZIP() []by
 	return file_convene_registrations_v1_registration_service_proto_rawDescData
 }
 
-var file_convene_registrations_v1_registration_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_convene_registrations_v1_registration_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_convene_registrations_v1_registration_service_proto_goTypes = []any{
 	(*CreateRegistrationRequest)(nil),   // 0: convene.registrations.v1.CreateRegistrationRequest
 	(*GetRegistrationRequest)(nil),      // 1: convene.registrations.v1.GetRegistrationRequest
@@ -716,13 +803,15 @@ var file_convene_registrations_v1_registration_service_proto_goTypes = []any{
 	(*CheckInRegistrationRequest)(nil),  // 7: convene.registrations.v1.CheckInRegistrationRequest
 	(*GetRegistrationStatsRequest)(nil), // 8: convene.registrations.v1.GetRegistrationStatsRequest
 	(*ExportRegistrationsRequest)(nil),  // 9: convene.registrations.v1.ExportRegistrationsRequest
-	(*Registration)(nil),                // 10: convene.registrations.v1.Registration
-	(*RegistrationStats)(nil),           // 11: convene.registrations.v1.RegistrationStats
-	(*httpbody.HttpBody)(nil),           // 12: google.api.HttpBody
+	(*BackupDatabaseRequest)(nil),       // 10: convene.registrations.v1.BackupDatabaseRequest
+	(*BackupChunk)(nil),                 // 11: convene.registrations.v1.BackupChunk
+	(*Registration)(nil),                // 12: convene.registrations.v1.Registration
+	(*RegistrationStats)(nil),           // 13: convene.registrations.v1.RegistrationStats
+	(*httpbody.HttpBody)(nil),           // 14: google.api.HttpBody
 }
 var file_convene_registrations_v1_registration_service_proto_depIdxs = []int32{
-	10, // 0: convene.registrations.v1.CreateRegistrationRequest.registration:type_name -> convene.registrations.v1.Registration
-	10, // 1: convene.registrations.v1.ListRegistrationsResponse.registrations:type_name -> convene.registrations.v1.Registration
+	12, // 0: convene.registrations.v1.CreateRegistrationRequest.registration:type_name -> convene.registrations.v1.Registration
+	12, // 1: convene.registrations.v1.ListRegistrationsResponse.registrations:type_name -> convene.registrations.v1.Registration
 	0,  // 2: convene.registrations.v1.RegistrationService.CreateRegistration:input_type -> convene.registrations.v1.CreateRegistrationRequest
 	1,  // 3: convene.registrations.v1.RegistrationService.GetRegistration:input_type -> convene.registrations.v1.GetRegistrationRequest
 	2,  // 4: convene.registrations.v1.RegistrationService.ListRegistrations:input_type -> convene.registrations.v1.ListRegistrationsRequest
@@ -732,17 +821,19 @@ var file_convene_registrations_v1_registration_service_proto_depIdxs = []int32{
 	7,  // 8: convene.registrations.v1.RegistrationService.CheckInRegistration:input_type -> convene.registrations.v1.CheckInRegistrationRequest
 	8,  // 9: convene.registrations.v1.RegistrationService.GetRegistrationStats:input_type -> convene.registrations.v1.GetRegistrationStatsRequest
 	9,  // 10: convene.registrations.v1.RegistrationService.ExportRegistrations:input_type -> convene.registrations.v1.ExportRegistrationsRequest
-	10, // 11: convene.registrations.v1.RegistrationService.CreateRegistration:output_type -> convene.registrations.v1.Registration
-	10, // 12: convene.registrations.v1.RegistrationService.GetRegistration:output_type -> convene.registrations.v1.Registration
-	3,  // 13: convene.registrations.v1.RegistrationService.ListRegistrations:output_type -> convene.registrations.v1.ListRegistrationsResponse
-	10, // 14: convene.registrations.v1.RegistrationService.CancelRegistration:output_type -> convene.registrations.v1.Registration
-	10, // 15: convene.registrations.v1.RegistrationService.ApproveRegistration:output_type -> convene.registrations.v1.Registration
-	10, // 16: convene.registrations.v1.RegistrationService.RejectRegistration:output_type -> convene.registrations.v1.Registration
-	10, // 17: convene.registrations.v1.RegistrationService.CheckInRegistration:output_type -> convene.registrations.v1.Registration
-	11, // 18: convene.registrations.v1.RegistrationService.GetRegistrationStats:output_type -> convene.registrations.v1.RegistrationStats
-	12, // 19: convene.registrations.v1.RegistrationService.ExportRegistrations:output_type -> google.api.HttpBody
-	11, // [11:20] is the sub-list for method output_type
-	2,  // [2:11] is the sub-list for method input_type
+	10, // 11: convene.registrations.v1.RegistrationService.BackupDatabase:input_type -> convene.registrations.v1.BackupDatabaseRequest
+	12, // 12: convene.registrations.v1.RegistrationService.CreateRegistration:output_type -> convene.registrations.v1.Registration
+	12, // 13: convene.registrations.v1.RegistrationService.GetRegistration:output_type -> convene.registrations.v1.Registration
+	3,  // 14: convene.registrations.v1.RegistrationService.ListRegistrations:output_type -> convene.registrations.v1.ListRegistrationsResponse
+	12, // 15: convene.registrations.v1.RegistrationService.CancelRegistration:output_type -> convene.registrations.v1.Registration
+	12, // 16: convene.registrations.v1.RegistrationService.ApproveRegistration:output_type -> convene.registrations.v1.Registration
+	12, // 17: convene.registrations.v1.RegistrationService.RejectRegistration:output_type -> convene.registrations.v1.Registration
+	12, // 18: convene.registrations.v1.RegistrationService.CheckInRegistration:output_type -> convene.registrations.v1.Registration
+	13, // 19: convene.registrations.v1.RegistrationService.GetRegistrationStats:output_type -> convene.registrations.v1.RegistrationStats
+	14, // 20: convene.registrations.v1.RegistrationService.ExportRegistrations:output_type -> google.api.HttpBody
+	11, // 21: convene.registrations.v1.RegistrationService.BackupDatabase:output_type -> convene.registrations.v1.BackupChunk
+	12, // [12:22] is the sub-list for method output_type
+	2,  // [2:12] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -760,7 +851,7 @@ func file_convene_registrations_v1_registration_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_registrations_v1_registration_service_proto_rawDesc), len(file_convene_registrations_v1_registration_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	RegistrationService_CheckInRegistration_FullMethodName  = "/convene.registrations.v1.RegistrationService/CheckInRegistration"
 	RegistrationService_GetRegistrationStats_FullMethodName = "/convene.registrations.v1.RegistrationService/GetRegistrationStats"
 	RegistrationService_ExportRegistrations_FullMethodName  = "/convene.registrations.v1.RegistrationService/ExportRegistrations"
+	RegistrationService_BackupDatabase_FullMethodName       = "/convene.registrations.v1.RegistrationService/BackupDatabase"
 )
 
 // RegistrationServiceClient is the client API for RegistrationService service.
@@ -63,6 +64,10 @@ type RegistrationServiceClient interface {
 	// in chunks. Cells that a spreadsheet would run as formulas are
 	// neutralised with a leading apostrophe.
 	ExportRegistrations(ctx context.Context, in *ExportRegistrationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
+	// Streams a consistent copy of the service's whole database, taken while
+	// writes go on (organizers only). Starting the service on the copy
+	// restores it. `bin/registrations backup -o FILE` calls it.
+	BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type registrationServiceClient struct {
@@ -172,6 +177,25 @@ func (c *registrationServiceClient) ExportRegistrations(ctx context.Context, in 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistrationService_ExportRegistrationsClient = grpc.ServerStreamingClient[httpbody.HttpBody]
 
+func (c *registrationServiceClient) BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RegistrationService_ServiceDesc.Streams[1], RegistrationService_BackupDatabase_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupDatabaseRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistrationService_BackupDatabaseClient = grpc.ServerStreamingClient[BackupChunk]
+
 // RegistrationServiceServer is the server API for RegistrationService service.
 // All implementations must embed UnimplementedRegistrationServiceServer
 // for forward compatibility.
@@ -204,6 +228,10 @@ type RegistrationServiceServer interface {
 	// in chunks. Cells that a spreadsheet would run as formulas are
 	// neutralised with a leading apostrophe.
 	ExportRegistrations(*ExportRegistrationsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
+	// Streams a consistent copy of the service's whole database, taken while
+	// writes go on (organizers only). Starting the service on the copy
+	// restores it. `bin/registrations backup -o FILE` calls it.
+	BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedRegistrationServiceServer()
 }
 
@@ -240,6 +268,9 @@ func (UnimplementedRegistrationServiceServer) GetRegistrationStats(context.Conte
 }
 func (UnimplementedRegistrationServiceServer) ExportRegistrations(*ExportRegistrationsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	return status.Error(codes.Unimplemented, "method ExportRegistrations not implemented")
+}
+func (UnimplementedRegistrationServiceServer) BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method BackupDatabase not implemented")
 }
 func (UnimplementedRegistrationServiceServer) mustEmbedUnimplementedRegistrationServiceServer() {}
 func (UnimplementedRegistrationServiceServer) testEmbeddedByValue()                             {}
@@ -417,6 +448,17 @@ func _RegistrationService_ExportRegistrations_Handler(srv interface{}, stream gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistrationService_ExportRegistrationsServer = grpc.ServerStreamingServer[httpbody.HttpBody]
 
+func _RegistrationService_BackupDatabase_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupDatabaseRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RegistrationServiceServer).BackupDatabase(m, &grpc.GenericServerStream[BackupDatabaseRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistrationService_BackupDatabaseServer = grpc.ServerStreamingServer[BackupChunk]
+
 // RegistrationService_ServiceDesc is the grpc.ServiceDesc for RegistrationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -461,6 +503,11 @@ var RegistrationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ExportRegistrations",
 			Handler:       _RegistrationService_ExportRegistrations_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "BackupDatabase",
+			Handler:       _RegistrationService_BackupDatabase_Handler,
 			ServerStreams: true,
 		},
 	},

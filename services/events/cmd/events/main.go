@@ -12,8 +12,11 @@ import (
 	"time"
 	_ "time/tzdata" // IANA time zones even on machines without zoneinfo
 
+	"google.golang.org/grpc"
+
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	"convene.dev/platform/auth"
+	"convene.dev/platform/backup"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
@@ -43,10 +46,29 @@ func DefaultConfig() Config {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "backup" {
+		if err := backup.Command("events", "127.0.0.1:9091", os.Args[2:], openBackup); err != nil {
+			fmt.Fprintln(os.Stderr, "events:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "events:", err)
 		os.Exit(1)
 	}
+}
+
+// openBackup starts the BackupDatabase stream of a running service.
+func openBackup(ctx context.Context, conn *grpc.ClientConn) (func() ([]byte, error), error) {
+	stream, err := eventsv1.NewEventServiceClient(conn).BackupDatabase(ctx, &eventsv1.BackupDatabaseRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]byte, error) {
+		chunk, err := stream.Recv()
+		return chunk.GetData(), err
+	}, nil
 }
 
 func run(args []string) error {

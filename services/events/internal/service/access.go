@@ -25,6 +25,7 @@ func AccessTable() auth.Table {
 		p + "PublishEvent":      organizers,
 		p + "CancelEvent":       organizers,
 		p + "WatchEventChanges": {Roles: []auth.Role{auth.Organizer, auth.Service}},
+		p + "BackupDatabase":    organizers,
 	}
 }
 

@@ -39,3 +39,10 @@ func (s *Service) WatchEventChanges(req *eventsv1.WatchEventChangesRequest, stre
 		}
 	}
 }
+
+// BackupDatabase implements EventServiceServer.
+func (s *Service) BackupDatabase(_ *eventsv1.BackupDatabaseRequest, stream eventsv1.EventService_BackupDatabaseServer) error {
+	return s.store.Backup(stream.Context(), func(b []byte) error {
+		return stream.Send(&eventsv1.BackupChunk{Data: b})
+	})
+}

@@ -50,6 +50,10 @@ type Store interface {
 	// how many it removed. The newest change is always kept.
 	Compact(ctx context.Context, before time.Time) (int, error)
 
+	// Backup sends a consistent copy of the whole database, in pieces,
+	// while writes go on.
+	Backup(ctx context.Context, send func([]byte) error) error
+
 	// Close releases the store.
 	Close() error
 }

@@ -30,6 +30,7 @@ func AccessTable() auth.Table {
 		p + "CheckInRegistration":  delegation,
 		p + "ExportRegistrations":  delegation,
 		p + "GetRegistrationStats": anyone, // seats left for everyone; the breakdowns for organizers
+		p + "BackupDatabase":       {Roles: []auth.Role{auth.Organizer}},
 	}
 }
 

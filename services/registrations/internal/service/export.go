@@ -98,3 +98,10 @@ func neutralise(cell string) string {
 	}
 	return cell
 }
+
+// BackupDatabase implements RegistrationServiceServer.
+func (s *Service) BackupDatabase(_ *registrationsv1.BackupDatabaseRequest, stream registrationsv1.RegistrationService_BackupDatabaseServer) error {
+	return s.store.Backup(stream.Context(), func(b []byte) error {
+		return stream.Send(&registrationsv1.BackupChunk{Data: b})
+	})
+}

@@ -159,6 +159,10 @@ type Store interface {
 	// SetFeedSequence records the last change of the events feed applied.
 	SetFeedSequence(ctx context.Context, seq int64) error
 
+	// Backup sends a consistent copy of the whole database, in pieces,
+	// while writes go on.
+	Backup(ctx context.Context, send func([]byte) error) error
+
 	// Close releases the store.
 	Close() error
 }

@@ -34,6 +34,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
+	"convene.dev/platform/backup"
 	"convene.dev/platform/errdefs"
 	"convene.dev/services/events/internal/store"
 )
@@ -331,6 +332,11 @@ func (s *Store) Compact(_ context.Context, before time.Time) (int, error) {
 		return root.Bucket(bucketMeta).Put(keyCompacted, through)
 	})
 	return removed, err
+}
+
+// Backup implements store.Store.
+func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
+	return backup.Stream(ctx, s.db, send)
 }
 
 // Close implements store.Store.

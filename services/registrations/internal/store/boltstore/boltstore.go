@@ -25,7 +25,9 @@
 //
 // Every write — the admission check, the registration, its indexes and the
 // counters — is one bbolt transaction: the rules hold under any concurrency
-// because bbolt runs one writer at a time.
+// because bbolt runs one writer at a time. Concurrent writes are group
+// committed (boltdb.Group): many share one transaction and one fsync, and
+// each write function may run more than once.
 package boltstore
 
 import (
@@ -41,6 +43,8 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/backup"
+	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/store"
@@ -66,8 +70,12 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 
 // Store is a store.Store over bbolt.
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	group *boltdb.Group
 }
+
+// groupSize is the most writes that share one transaction.
+const groupSize = 128
 
 var _ store.Store = (*Store)(nil)
 
@@ -88,7 +96,7 @@ func New(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, group: boltdb.NewGroup(db, groupSize)}, nil
 }
 
 // EmailKey is the form of an e-mail address that must be unique per event.
@@ -334,7 +342,7 @@ func (t *eventTx) commit() error {
 
 // Update implements store.Store.
 func (s *Store) Update(_ context.Context, eventID string, fn func(store.Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group.Update(func(tx *bolt.Tx) error {
 		t, err := openEvent(tx, eventID, true)
 		if err != nil {
 			return err
@@ -350,7 +358,8 @@ func (s *Store) Update(_ context.Context, eventID string, fn func(store.Tx) erro
 func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(store.Tx) (*registrationsv1.Registration, error)) (*registrationsv1.Registration, bool, error) {
 	var out *registrationsv1.Registration
 	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.Update(func(tx *bolt.Tx) error {
+		out, created = nil, false // a function run again starts afresh
 		requests := tx.Bucket(bucketV1).Bucket(bucketRequests)
 		if requestID != "" {
 			if prev := requests.Get([]byte(requestID)); prev != nil {
@@ -543,7 +552,7 @@ func (s *Store) FeedSequence(_ context.Context) (int64, error) {
 
 // SetFeedSequence implements store.Store.
 func (s *Store) SetFeedSequence(_ context.Context, seq int64) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putFeedSequence(tx, seq) })
+	return s.group.Update(func(tx *bolt.Tx) error { return putFeedSequence(tx, seq) })
 }
 
 func putFeedSequence(tx *bolt.Tx, seq int64) error {
@@ -552,5 +561,13 @@ func putFeedSequence(tx *bolt.Tx, seq int64) error {
 	return tx.Bucket(bucketV1).Bucket(bucketMeta).Put(keyFeedSequence, v[:])
 }
 
-// Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+// Backup implements store.Store.
+func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
+	return backup.Stream(ctx, s.db, send)
+}
+
+// Close implements store.Store: it waits for the writes under way.
+func (s *Store) Close() error {
+	s.group.Close()
+	return s.db.Close()
+}

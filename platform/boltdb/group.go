@@ -1,0 +1,116 @@
+package boltdb
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commits concurrent write transactions together: one bbolt
+// transaction, so one fsync, for every write that arrived while the
+// previous commit was on disk. Unlike db.Batch it never waits for a timer:
+// a write that finds the disk idle is committed at once, and batches grow
+// only as large as the load makes them.
+//
+// A function given to Update may run more than once (when another write in
+// its batch fails, the batch is rolled back and run again without it), so it
+// must do nothing outside the transaction that it would not do twice.
+type Group struct {
+	db    *bolt.DB
+	calls chan *call
+	max   int
+	done  chan struct{}
+	close sync.Once
+}
+
+type call struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+// errFailed marks the batch transaction that a call's error rolled back.
+var errFailed = errors.New("a write in the batch failed")
+
+// NewGroup starts committing for db; at most max writes share a
+// transaction. Close stops it.
+func NewGroup(db *bolt.DB, max int) *Group {
+	g := &Group{db: db, calls: make(chan *call, max), max: max, done: make(chan struct{})}
+	go g.loop()
+	return g
+}
+
+// Update runs fn in a write transaction shared with other writes, and
+// returns once that transaction is durably committed (or fn's error).
+func (g *Group) Update(fn func(*bolt.Tx) error) error {
+	c := &call{fn: fn, err: make(chan error, 1)}
+	g.calls <- c
+	return <-c.err
+}
+
+// Close stops the committer after the writes already queued; closing
+// twice is harmless. No Update may be called after Close.
+func (g *Group) Close() {
+	g.close.Do(func() { close(g.calls) })
+	<-g.done
+}
+
+func (g *Group) loop() {
+	defer close(g.done)
+	for first := range g.calls {
+		batch := []*call{first}
+	gather:
+		for len(batch) < g.max {
+			select {
+			case c, ok := <-g.calls:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, c)
+			default:
+				break gather
+			}
+		}
+		g.commit(batch)
+	}
+}
+
+// commit runs the batch in one transaction. When a call fails, it gets its
+// error, the transaction is rolled back, and the rest run again: a failed
+// call had no effect, and the others, run on the same state, do the same
+// again.
+func (g *Group) commit(batch []*call) {
+	for len(batch) > 0 {
+		failed, failure := -1, error(nil)
+		err := g.db.Update(func(tx *bolt.Tx) error {
+			for i, c := range batch {
+				if err := run(c.fn, tx); err != nil {
+					failed, failure = i, err
+					return errFailed
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].err <- failure
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		for _, c := range batch {
+			c.err <- err // nil, or the commit's own failure for all
+		}
+		return
+	}
+}
+
+// run calls fn, turning a panic into an error so that one bad write cannot
+// take the committer, and every writer waiting on it, down.
+func run(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in write transaction: %v", p)
+		}
+	}()
+	return fn(tx)
+}
