@@ -74,6 +74,10 @@ run: build $(BIN)/grpcurl ## start all three on the defaults with the demo event
 test: check-generated lint breaking ## the whole suite: generated code, lint, breaking, go test -race
 	$(GO) test -race -count=1 -timeout 8m $(MODULES)
 
+.PHONY: crash-test
+crash-test: ## 25 kill -9 rounds against the real binaries (seeds are logged)
+	CONVENE_CRASH_ROUNDS=25 $(GO) test -race -count=1 -run TestKill9Rounds -v -timeout 20m convene.dev/e2e
+
 .PHONY: test-short
 test-short: ## go test without the generate/lint steps
 	$(GO) test -race -count=1 $(MODULES)

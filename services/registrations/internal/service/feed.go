@@ -23,24 +23,31 @@ func (s *Service) ApplyEventChange(ctx context.Context, ch *eventsv1.EventChange
 	ev := ch.GetEvent()
 	eventID := strings.TrimPrefix(ev.GetName(), "events/")
 	return s.store.Update(ctx, eventID, func(tx store.Tx) error {
-		if err := s.applyEvent(tx, ev, ch.GetType() == eventsv1.EventChange_TYPE_DELETED); err != nil {
+		if err := s.applyEvent(tx, ev, ch.GetType() == eventsv1.EventChange_TYPE_DELETED, false); err != nil {
 			return err
 		}
 		return tx.SetFeedSequence(ch.GetSequence())
 	})
 }
 
-// ApplyEventSnapshot is ApplyEventChange for an event read whole (after the
-// feed was compacted away under a follower): deleted says it is gone.
+// ApplyEventSnapshot is ApplyEventChange for an event read whole, when the
+// feed cannot be followed from where we are (compacted away, or the events
+// database was restored from a backup): deleted says it is gone. The
+// snapshot replaces our copy whatever its revision.
 func (s *Service) ApplyEventSnapshot(ctx context.Context, ev *eventsv1.Event, deleted bool) error {
 	return s.store.Update(ctx, strings.TrimPrefix(ev.GetName(), "events/"), func(tx store.Tx) error {
-		return s.applyEvent(tx, ev, deleted)
+		return s.applyEvent(tx, ev, deleted, true)
 	})
 }
 
-func (s *Service) applyEvent(tx store.Tx, ev *eventsv1.Event, deleted bool) error {
+func (s *Service) applyEvent(tx store.Tx, ev *eventsv1.Event, deleted, snapshot bool) error {
 	if prev := tx.Event(); prev != nil && prev.GetRevision() > ev.GetRevision() && !deleted {
-		return nil // already applied a newer state
+		if !snapshot {
+			return nil // already applied a newer state
+		}
+		if err := tx.ForgetEvent(); err != nil { // so that SetEvent takes the older revision
+			return err
+		}
 	}
 	if deleted {
 		if err := tx.ForgetEvent(); err != nil {

@@ -272,6 +272,12 @@ func (s *Store) Changes(_ context.Context, after int64, limit int) ([]*eventsv1.
 					"changes up to sequence %d were compacted; list the events again and watch from the list's change_sequence", compacted)
 			}
 		}
+		if head := int64(root.Bucket(bucketChanges).Sequence()); after > head {
+			// The caller has seen changes this database never had: it was
+			// restored from a backup. The caller must start again.
+			return errdefs.Newf(errdefs.ErrOutOfRange, "CHANGES_UNKNOWN",
+				"sequence %d is past the last change %d (was the database restored?); list the events again and watch from the list's change_sequence", after, head)
+		}
 		c := root.Bucket(bucketChanges).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			ch := &eventsv1.EventChange{}

@@ -125,3 +125,14 @@ func TestCompact(t *testing.T) {
 		t.Errorf("Changes(3) = %v, %v", got, err)
 	}
 }
+
+func TestChangesPastTheHead(t *testing.T) {
+	s, _ := newStore(t)
+	mustCreate(t, s, "a")
+	if _, err := s.Changes(context.Background(), 1, 10); err != nil {
+		t.Errorf("Changes at the head: %v", err)
+	}
+	if _, err := s.Changes(context.Background(), 5, 10); !errors.Is(err, errdefs.ErrOutOfRange) || errdefs.Reason(err) != "CHANGES_UNKNOWN" {
+		t.Errorf("Changes past the head = %v, want OUT_OF_RANGE CHANGES_UNKNOWN", err)
+	}
+}
