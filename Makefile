@@ -29,8 +29,16 @@ $(BIN)/grpcurl: tools/grpcurl/go.mod tools/grpcurl/go.sum
 	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/grpcurl install tool
 	@touch $@
 
+$(BIN)/staticcheck: tools/staticcheck/go.mod tools/staticcheck/go.sum
+	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/staticcheck install tool
+	@touch $@
+
+$(BIN)/grpc-health-probe: tools/probe/go.mod tools/probe/go.sum
+	GOWORK=off GOBIN=$(BIN) $(GO) -C tools/probe install tool
+	@touch $@
+
 .PHONY: tools
-tools: $(BIN)/buf $(PLUGINS) ## install the pinned buf and protoc plugins into bin/
+tools: $(BIN)/buf $(PLUGINS) $(BIN)/staticcheck $(BIN)/grpc-health-probe $(BIN)/grpcurl ## install the pinned tools into bin/
 
 .PHONY: third-party-protos
 third-party-protos: ## fetch google/api, google/rpc, buf/validate, openapiv2 protos (pinned)
@@ -54,11 +62,12 @@ breaking: tools third-party-protos ## buf breaking against the last commit on ma
 	scripts/buf-breaking.sh
 
 .PHONY: lint
-lint: tools third-party-protos ## buf lint, gofmt and go vet
+lint: tools third-party-protos ## buf lint, gofmt, go vet and staticcheck
 	buf lint
 	@unformatted=$$(find . -name '*.go' -not -path './gen/*' -not -path './third_party/*' -not -path './tools/*' -print0 | xargs -0 gofmt -l); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet $(MODULES)
+	staticcheck $(MODULES)
 
 # ---- build, run, test ----------------------------------------------------------
 .PHONY: build
@@ -77,6 +86,11 @@ test: check-generated lint breaking ## the whole suite: generated code, lint, br
 .PHONY: crash-test
 crash-test: ## 25 kill -9 rounds against the real binaries (seeds are logged)
 	CONVENE_CRASH_ROUNDS=25 $(GO) test -race -count=1 -run TestKill9Rounds -v -timeout 20m convene.dev/e2e
+
+.PHONY: bench
+bench: build ## measure against the machine's limits (issue 7): prints the table, writes BENCHMARKS.md
+	$(GO) build -trimpath -o $(BIN)/ ./services/registrations/cmd/regpreload ./bench/cmd/bench
+	$(BIN)/bench -bin $(BIN) -out $(CURDIR)/BENCHMARKS.md
 
 .PHONY: test-short
 test-short: ## go test without the generate/lint steps

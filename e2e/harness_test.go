@@ -191,6 +191,7 @@ type system struct {
 	dataDir                        string
 	eventsConn, registrationsConn  *grpc.ClientConn // as the organizer
 	gatewayArgs                    []string
+	metricsAddr                    [3]string // events, registrations, gateway
 }
 
 // startSystem starts the three binaries (events with extra args) and waits
@@ -213,10 +214,15 @@ func startSystemWith(t *testing.T, eventsArgs, gatewayArgs []string) *system {
 	httpAddr := freeAddr(t)
 	s.httpURL = "http://" + httpAddr
 	authFile, tokenFile := writeAuthFiles(t, s.dataDir)
-	s.events = start(t, "events", append([]string{"-grpc-addr", s.eventsAddr, "-db", filepath.Join(s.dataDir, "events.db"), "-auth-file", authFile}, eventsArgs...)...)
+	for i := range s.metricsAddr {
+		s.metricsAddr[i] = freeAddr(t)
+	}
+	s.events = start(t, "events", append([]string{"-grpc-addr", s.eventsAddr, "-db", filepath.Join(s.dataDir, "events.db"), "-auth-file", authFile,
+		"-metrics-addr", s.metricsAddr[0]}, eventsArgs...)...)
 	s.registrations = start(t, "registrations", "-grpc-addr", s.registrationsAddr, "-db", filepath.Join(s.dataDir, "registrations.db"),
-		"-events-addr", s.eventsAddr, "-auth-file", authFile, "-service-token-file", tokenFile)
-	s.gateway = start(t, "gateway", append([]string{"-http-addr", httpAddr, "-events-addr", s.eventsAddr, "-registrations-addr", s.registrationsAddr}, s.gatewayArgs...)...)
+		"-events-addr", s.eventsAddr, "-auth-file", authFile, "-service-token-file", tokenFile, "-reflection", "-metrics-addr", s.metricsAddr[1])
+	s.gateway = start(t, "gateway", append([]string{"-http-addr", httpAddr, "-events-addr", s.eventsAddr, "-registrations-addr", s.registrationsAddr,
+		"-metrics-addr", s.metricsAddr[2]}, s.gatewayArgs...)...)
 	s.eventsConn = dialGRPC(t, s.eventsAddr, organizerToken)
 	s.registrationsConn = dialGRPC(t, s.registrationsAddr, organizerToken)
 	s.waitHealthy(t)

@@ -67,7 +67,7 @@ func TestDatabaseInUseAndGarbage(t *testing.T) {
 	s := startSystem(t)
 	db := filepath.Join(s.dataDir, "events.db")
 	authFile := filepath.Join(s.dataDir, "auth.json")
-	second := start(t, "events", "-grpc-addr", freeAddr(t), "-db", db, "-auth-file", authFile)
+	second := start(t, "events", "-grpc-addr", freeAddr(t), "-db", db, "-auth-file", authFile, "-metrics-addr", "")
 	code, exited := second.exitCode(2 * time.Second)
 	if !exited || code == 0 || !strings.Contains(second.out.String(), db) {
 		t.Errorf("second process: exited %v with %d, output %q; want a non-zero exit within 2s naming %s", exited, code, second.out.String(), db)
@@ -76,7 +76,7 @@ func TestDatabaseInUseAndGarbage(t *testing.T) {
 	garbage := filepath.Join(t.TempDir(), "garbage.db")
 	content := strings.Repeat("not a database ", 1000)
 	os.WriteFile(garbage, []byte(content), 0o600)
-	bad := start(t, "registrations", "-grpc-addr", freeAddr(t), "-db", garbage, "-insecure-dev")
+	bad := start(t, "registrations", "-grpc-addr", freeAddr(t), "-db", garbage, "-insecure-dev", "-metrics-addr", "")
 	code, exited = bad.exitCode(5 * time.Second)
 	if !exited || code == 0 || !strings.Contains(bad.out.String(), "not a valid bbolt database") {
 		t.Errorf("garbage file: exited %v with %d, output %q", exited, code, bad.out.String())
@@ -141,12 +141,12 @@ func TestBackupAndRestore(t *testing.T) {
 	before := s.call(t, "GET", "/v1/events/backed-up", nil)
 	restored := &system{eventsAddr: freeAddr(t), registrationsAddr: freeAddr(t), dataDir: dir}
 	authFile, svcToken := writeAuthFiles(t, dir)
-	restored.events = start(t, "events", "-grpc-addr", restored.eventsAddr, "-db", filepath.Join(dir, "events.db"), "-auth-file", authFile)
+	restored.events = start(t, "events", "-grpc-addr", restored.eventsAddr, "-db", filepath.Join(dir, "events.db"), "-auth-file", authFile, "-metrics-addr", "")
 	restored.registrations = start(t, "registrations", "-grpc-addr", restored.registrationsAddr, "-db", filepath.Join(dir, "registrations.db"),
-		"-events-addr", restored.eventsAddr, "-auth-file", authFile, "-service-token-file", svcToken)
+		"-events-addr", restored.eventsAddr, "-auth-file", authFile, "-service-token-file", svcToken, "-metrics-addr", "")
 	httpAddr := freeAddr(t)
 	restored.httpURL = "http://" + httpAddr
-	restored.gateway = start(t, "gateway", "-http-addr", httpAddr, "-events-addr", restored.eventsAddr, "-registrations-addr", restored.registrationsAddr)
+	restored.gateway = start(t, "gateway", "-http-addr", httpAddr, "-events-addr", restored.eventsAddr, "-registrations-addr", restored.registrationsAddr, "-metrics-addr", "")
 	restored.eventsConn = dialGRPC(t, restored.eventsAddr, organizerToken)
 	restored.registrationsConn = dialGRPC(t, restored.registrationsAddr, organizerToken)
 	restored.waitHealthy(t)

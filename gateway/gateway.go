@@ -27,6 +27,7 @@ import (
 	"convene.dev/gen"
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/telemetry"
 )
 
 // Options configure the gateway.
@@ -40,6 +41,7 @@ type Options struct {
 	RateLimit         float64       // public CreateRegistration calls per second per client address; 0: no limit
 	RateBurst         int           // and how many may come at once
 	CORSOrigins       string        // comma-separated origins allowed to call from browsers; none by default
+	MetricsAddr       string        // serves /metrics; empty turns it off
 	Logger            *slog.Logger
 }
 
@@ -54,26 +56,28 @@ func DefaultOptions() Options {
 		CallTimeout:       15 * time.Second,
 		RateLimit:         5,
 		RateBurst:         20,
+		MetricsAddr:       "127.0.0.1:9180",
 		Logger:            slog.Default(),
 	}
 }
 
 // Gateway is a listening, not yet serving, gateway.
 type Gateway struct {
-	opts  Options
-	lis   net.Listener
-	conns []*grpc.ClientConn
-	srv   *http.Server
+	opts    Options
+	lis     net.Listener
+	conns   []*grpc.ClientConn
+	srv     *http.Server
+	metrics *telemetry.Metrics
 }
 
 // New dials the backends (lazily: they may start later) and listens.
 func New(ctx context.Context, opts Options) (*Gateway, error) {
-	g := &Gateway{opts: opts}
-	events, err := dial(opts.EventsAddr)
+	g := &Gateway{opts: opts, metrics: telemetry.NewMetrics()}
+	events, err := dial(opts.EventsAddr, g.metrics)
 	if err != nil {
 		return nil, err
 	}
-	registrations, err := dial(opts.RegistrationsAddr)
+	registrations, err := dial(opts.RegistrationsAddr, g.metrics)
 	if err != nil {
 		events.Close()
 		return nil, err
@@ -115,7 +119,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.RateLimit > 0 {
 		limiter = newRateLimiter(opts.RateLimit, opts.RateBurst)
 	}
-	handler := cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins))
+	handler := observe(cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins)), opts.Logger, newHTTPMetrics(g.metrics.Registry))
 
 	lis, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
@@ -134,8 +138,9 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-func dial(addr string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func dial(addr string, m *telemetry.Metrics) (*grpc.ClientConn, error) {
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(m)...)
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", addr, err)
 	}
@@ -148,6 +153,13 @@ func (g *Gateway) Addr() string { return g.lis.Addr().String() }
 // Serve serves until ctx is done, then shuts down gracefully.
 func (g *Gateway) Serve(ctx context.Context) error {
 	defer g.Close()
+	if g.opts.MetricsAddr != "" {
+		go func() {
+			if err := g.metrics.Serve(ctx, g.opts.MetricsAddr, g.opts.Logger); err != nil {
+				g.opts.Logger.Error("metrics", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.srv.Serve(g.lis) }()
 	g.opts.Logger.Info("serving HTTP", "addr", g.Addr())
@@ -188,8 +200,8 @@ func (g *Gateway) Close() {
 // secret.
 func incomingHeader(key string) (string, bool) {
 	switch strings.ToLower(key) {
-	case "x-registration-secret":
-		return "x-registration-secret", true
+	case "x-registration-secret", "x-request-id":
+		return strings.ToLower(key), true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

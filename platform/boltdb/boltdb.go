@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -43,4 +44,44 @@ func Open(path string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// Collector exports to Prometheus a database's size and transaction
+// statistics, and the commits of the Group that writes to it.
+func Collector(db *bolt.DB, g *Group) prometheus.Collector { return &collector{db: db, g: g} }
+
+type collector struct {
+	db *bolt.DB
+	g  *Group
+}
+
+var (
+	descSize  = prometheus.NewDesc("convene_db_size_bytes", "Size of the bbolt database file.", []string{"path"}, nil)
+	descRead  = prometheus.NewDesc("convene_db_read_transactions_total", "Read transactions started on the database.", []string{"path"}, nil)
+	descPages = prometheus.NewDesc("convene_db_pages_written_total", "Pages that write transactions wrote to the database file.", []string{"path"}, nil)
+	descWrite   = prometheus.NewDesc("convene_db_write_seconds_total", "Time spent writing pages to the database file.", []string{"path"}, nil)
+	descCommits = prometheus.NewDesc("convene_db_commits_total", "Write transactions committed (each one fsync).", []string{"path"}, nil)
+	descWrites  = prometheus.NewDesc("convene_db_writes_total", "Writes committed; more writes than commits is group commit at work.", []string{"path"}, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSize
+	ch <- descRead
+	ch <- descPages
+	ch <- descWrite
+	ch <- descCommits
+	ch <- descWrites
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	path := c.db.Path()
+	if fi, err := os.Stat(path); err == nil {
+		ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(fi.Size()), path)
+	}
+	st := c.db.Stats()
+	ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(st.TxN), path)
+	ch <- prometheus.MustNewConstMetric(descPages, prometheus.CounterValue, float64(st.TxStats.GetWrite()), path)
+	ch <- prometheus.MustNewConstMetric(descWrite, prometheus.CounterValue, st.TxStats.GetWriteTime().Seconds(), path)
+	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(c.g.commits.Load()), path)
+	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(c.g.writes.Load()), path)
 }

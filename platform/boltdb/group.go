@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -23,6 +24,8 @@ type Group struct {
 	max   int
 	done  chan struct{}
 	close sync.Once
+
+	commits, writes atomic.Int64 // transactions committed, and the writes in them
 }
 
 type call struct {
@@ -96,6 +99,10 @@ func (g *Group) commit(batch []*call) {
 			batch[failed].err <- failure
 			batch = append(batch[:failed], batch[failed+1:]...)
 			continue
+		}
+		if err == nil {
+			g.commits.Add(1)
+			g.writes.Add(int64(len(batch)))
 		}
 		for _, c := range batch {
 			c.err <- err // nil, or the commit's own failure for all

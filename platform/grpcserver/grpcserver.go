@@ -1,8 +1,8 @@
 // Package grpcserver starts and stops a Convene gRPC service the same way in
-// every binary: one interceptor chain (logging → error mapping → deadline
-// cap → authentication and authorisation → validation → recovery), the
-// standard health service, optional reflection, and a graceful shutdown
-// bounded in time.
+// every binary: one interceptor chain (metrics → request id → logging →
+// error mapping → deadline cap → authentication and authorisation →
+// validation → recovery), the standard health service, optional
+// reflection, and a graceful shutdown bounded in time.
 package grpcserver
 
 import (
@@ -24,6 +24,7 @@ import (
 
 	"convene.dev/platform/auth"
 	"convene.dev/platform/errdefs"
+	"convene.dev/platform/telemetry"
 	"convene.dev/platform/validate"
 )
 
@@ -35,9 +36,12 @@ type Config struct {
 	MaxRecvMsgBytes int           // the largest request accepted
 	MaxCallDuration time.Duration // the longest a unary call may run, whatever deadline the caller set
 
-	// Guard authenticates and authorises every call. Nil serves everyone
-	// as an organizer would be served: only tests leave it out.
+	// Guard authenticates and authorises every call. Without one, every
+	// caller is the public: only tests leave it out.
 	Guard *auth.Guard
+
+	// Metrics, when set, counts and times every call.
+	Metrics *telemetry.Metrics
 }
 
 // DefaultConfig returns the configuration for a service listening on addr.
@@ -75,15 +79,23 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
 	})
-	unary := []grpc.UnaryServerInterceptor{
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	if cfg.Metrics != nil {
+		unary = append(unary, cfg.Metrics.Server.UnaryServerInterceptor())
+		stream = append(stream, cfg.Metrics.Server.StreamServerInterceptor())
+	}
+	unary = append(unary,
+		telemetry.RequestIDUnary,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
 		errorsUnary,
 		deadlineCap(cfg.MaxCallDuration),
-	}
-	stream := []grpc.StreamServerInterceptor{
+	)
+	stream = append(stream,
+		telemetry.RequestIDStream,
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
 		errorsStream,
-	}
+	)
 	if cfg.Guard != nil {
 		unary = append(unary, cfg.Guard.UnaryServerInterceptor())
 		stream = append(stream, cfg.Guard.StreamServerInterceptor())
@@ -145,6 +157,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Server.InitializeMetrics(s.grpc) // every method shows, at 0, from the start
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.lis) }()

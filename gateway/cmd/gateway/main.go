@@ -15,6 +15,9 @@ import (
 	"convene.dev/platform/logs"
 )
 
+// version is set at build time by `make build` (-ldflags -X main.version=…).
+var version = "dev"
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
@@ -26,6 +29,7 @@ func run(args []string) error {
 	opts := gateway.DefaultOptions()
 	var logFormat string
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&opts.HTTPAddr, "http-addr", opts.HTTPAddr, "HTTP listen address")
 	fs.StringVar(&opts.EventsAddr, "events-addr", opts.EventsAddr, "address of the events service")
 	fs.StringVar(&opts.RegistrationsAddr, "registrations-addr", opts.RegistrationsAddr, "address of the registrations service")
@@ -34,9 +38,14 @@ func run(args []string) error {
 	fs.Float64Var(&opts.RateLimit, "rate-limit", opts.RateLimit, "public registrations per second per client address (0 turns the limit off)")
 	fs.IntVar(&opts.RateBurst, "rate-burst", opts.RateBurst, "public registrations a client address may make at once")
 	fs.StringVar(&opts.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (none by default)")
+	fs.StringVar(&opts.MetricsAddr, "metrics-addr", opts.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Println(version)
+		return nil
 	}
 	log, err := logs.New(os.Stderr, logFormat, "gateway")
 	if err != nil {

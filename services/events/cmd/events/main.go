@@ -21,6 +21,7 @@ import (
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/logs"
+	"convene.dev/platform/telemetry"
 	"convene.dev/platform/validate"
 	"convene.dev/services/events/demo"
 	"convene.dev/services/events/internal/service"
@@ -38,12 +39,17 @@ type Config struct {
 	InsecureDev bool
 	// ChangeRetention is how long the change feed keeps a change.
 	ChangeRetention time.Duration
+	// MetricsAddr serves /metrics; empty turns it off.
+	MetricsAddr string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
-	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour}
+	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour, MetricsAddr: "127.0.0.1:9191"}
 }
+
+// version is set at build time by `make build` (-ldflags -X main.version=…).
+var version = "dev"
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "backup" {
@@ -74,6 +80,7 @@ func openBackup(ctx context.Context, conn *grpc.ClientConn) (func() ([]byte, err
 func run(args []string) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
 	fs.BoolVar(&cfg.LoadDemo, "demo", false, "load the RCM demo events that are not there yet")
@@ -82,9 +89,14 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Println(version)
+		return nil
 	}
 	if cfg.ChangeRetention <= 0 {
 		return fmt.Errorf("-change-retention must be positive, got %s", cfg.ChangeRetention)
@@ -128,6 +140,16 @@ func run(args []string) error {
 		log.Info("demo events loaded", "added", n)
 	}
 
+	metrics := telemetry.NewMetrics()
+	metrics.Registry.MustRegister(st.Collector())
+	cfg.GRPC.Metrics = metrics
+	if cfg.MetricsAddr != "" {
+		go func() {
+			if err := metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 	srv, err := grpcserver.New(cfg.GRPC, log, v)
 	if err != nil {
 		return err

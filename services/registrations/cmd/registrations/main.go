@@ -23,6 +23,7 @@ import (
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/logs"
+	"convene.dev/platform/telemetry"
 	"convene.dev/platform/validate"
 	"convene.dev/services/registrations/internal/eventsclient"
 	"convene.dev/services/registrations/internal/follower"
@@ -41,16 +42,22 @@ type Config struct {
 	InsecureDev bool
 	// ServiceTokenFile holds this service's own token towards the events service.
 	ServiceTokenFile string
+	// MetricsAddr serves /metrics; empty turns it off.
+	MetricsAddr string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
 	return Config{
-		GRPC:       grpcserver.DefaultConfig("127.0.0.1:9092"),
-		DBPath:     "data/registrations.db",
-		EventsAddr: "127.0.0.1:9091",
+		GRPC:        grpcserver.DefaultConfig("127.0.0.1:9092"),
+		DBPath:      "data/registrations.db",
+		EventsAddr:  "127.0.0.1:9091",
+		MetricsAddr: "127.0.0.1:9192",
 	}
 }
+
+// version is set at build time by `make build` (-ldflags -X main.version=…).
+var version = "dev"
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "backup" {
@@ -81,6 +88,7 @@ func openBackup(ctx context.Context, conn *grpc.ClientConn) (func() ([]byte, err
 func run(args []string) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("registrations", flag.ContinueOnError)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
 	fs.StringVar(&cfg.EventsAddr, "events-addr", cfg.EventsAddr, "address of the events service")
@@ -89,9 +97,14 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.StringVar(&cfg.ServiceTokenFile, "service-token-file", "", "file holding this service's token towards the events service")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Println(version)
+		return nil
 	}
 	log, err := logs.New(os.Stderr, cfg.LogFormat, "registrations")
 	if err != nil {
@@ -105,7 +118,9 @@ func run(args []string) error {
 		log.Warn("running WITHOUT authentication (-insecure-dev): every caller is an organizer")
 	}
 	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
-	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	metrics := telemetry.NewMetrics()
+	cfg.GRPC.Metrics = metrics
+	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(metrics)...)
 	if cfg.ServiceTokenFile != "" {
 		token, err := os.ReadFile(cfg.ServiceTokenFile)
 		if err != nil {
@@ -130,6 +145,15 @@ func run(args []string) error {
 		return err
 	}
 	defer st.Close()
+	metrics.Registry.MustRegister(st.Collector(), telemetry.NewGaugeFunc("convene_registrations", "Registrations by state, in all events.", "state",
+		func() (map[string]float64, error) { return st.TotalsByState(context.Background()) }))
+	if cfg.MetricsAddr != "" {
+		go func() {
+			if err := metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 
 	// The connection is lazy: the service starts even when the events
 	// service is not up yet, and reconnects on its own.

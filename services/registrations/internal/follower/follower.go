@@ -20,6 +20,9 @@ import (
 	eventsv1 "convene.dev/gen/convene/events/v1"
 )
 
+// callTimeout bounds each unary call to the events service.
+const callTimeout = 5 * time.Second
+
 // Applier applies what the feed says to the registrations.
 type Applier interface {
 	ApplyEventChange(ctx context.Context, ch *eventsv1.EventChange) error
@@ -114,7 +117,9 @@ func (f *Follower) relist(ctx context.Context) error {
 	var seq int64
 	token := ""
 	for first := true; first || token != ""; first = false {
-		resp, err := f.events.ListEvents(ctx, &eventsv1.ListEventsRequest{PageSize: 100, PageToken: token, OrderBy: "start_time"})
+		lctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := f.events.ListEvents(lctx, &eventsv1.ListEventsRequest{PageSize: 100, PageToken: token, OrderBy: "start_time"})
+		cancel()
 		if err != nil {
 			return fmt.Errorf("list events: %w", err)
 		}
@@ -139,7 +144,9 @@ func (f *Follower) relist(ctx context.Context) error {
 		}
 		// Not in the list: make sure it is really gone (the list is paged,
 		// and an event may have moved between pages).
-		_, err := f.events.GetEvent(ctx, &eventsv1.GetEventRequest{Name: "events/" + id})
+		gctx, cancel := context.WithTimeout(ctx, callTimeout)
+		_, err := f.events.GetEvent(gctx, &eventsv1.GetEventRequest{Name: "events/" + id})
+		cancel()
 		switch status.Code(err) {
 		case codes.NotFound:
 			if err := f.apply.ApplyEventSnapshot(ctx, &eventsv1.Event{Name: "events/" + id}, true); err != nil {

@@ -29,12 +29,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	"convene.dev/platform/backup"
+	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
 	"convene.dev/services/events/internal/store"
 )
@@ -52,8 +54,9 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 
 // Store is a store.Store over bbolt.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db    *bolt.DB
+	group *boltdb.Group // writes go through it (one at a time here: writeMu), for its counters
+	now   func() time.Time
 
 	writeMu sync.Mutex // held by writers across the transaction and the cache update
 
@@ -92,8 +95,12 @@ func New(db *bolt.DB, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open events store %s: %w", db.Path(), err)
 	}
+	s.group = boltdb.NewGroup(db, 1)
 	return s, nil
 }
+
+// Collector exports the database's statistics to Prometheus.
+func (s *Store) Collector() prometheus.Collector { return boltdb.Collector(s.db, s.group) }
 
 func buckets(tx *bolt.Tx) (events, requests *bolt.Bucket) {
 	root := tx.Bucket(bucketV1)
@@ -148,7 +155,7 @@ func (s *Store) Create(_ context.Context, id, requestID string, ev *eventsv1.Eve
 	defer s.writeMu.Unlock()
 	var existing string
 	var seq int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.Update(func(tx *bolt.Tx) error {
 		events, requests := buckets(tx)
 		if requestID != "" {
 			if prev := requests.Get([]byte(requestID)); prev != nil {
@@ -200,7 +207,7 @@ func (s *Store) Update(_ context.Context, id string, typ eventsv1.EventChange_Ty
 		return nil, err
 	}
 	var seq int64
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.group.Update(func(tx *bolt.Tx) error {
 		events, _ := buckets(tx)
 		b, err := marshal.Marshal(ev)
 		if err != nil {
@@ -231,7 +238,7 @@ func (s *Store) Delete(_ context.Context, id string, check func(*eventsv1.Event)
 		return err
 	}
 	var seq int64
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.group.Update(func(tx *bolt.Tx) error {
 		events, _ := buckets(tx)
 		if err := events.Delete([]byte(id)); err != nil {
 			return err
@@ -308,7 +315,7 @@ func (s *Store) Compact(_ context.Context, before time.Time) (int, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	removed := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketV1)
 		changes := root.Bucket(bucketChanges)
 		// Collect, then delete: deleting under a moving cursor skips keys.
@@ -346,4 +353,7 @@ func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.group.Close()
+	return s.db.Close()
+}

@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
@@ -565,6 +566,29 @@ func putFeedSequence(tx *bolt.Tx, seq int64) error {
 func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
 	return backup.Stream(ctx, s.db, send)
 }
+
+// TotalsByState returns how many registrations there are in each state, in
+// all events, from the counters (no registration is read).
+func (s *Store) TotalsByState(_ context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketV1).Bucket(bucketEvents)
+		return events.ForEachBucket(func(k []byte) error {
+			t, err := openEvent(tx, string(k), false)
+			if err != nil {
+				return err
+			}
+			for st, tally := range t.counts.ByState {
+				out[strings.TrimPrefix(st, "REGISTRATION_STATE_")] += float64(tally.Total)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Collector exports the database's statistics to Prometheus.
+func (s *Store) Collector() prometheus.Collector { return boltdb.Collector(s.db, s.group) }
 
 // Close implements store.Store: it waits for the writes under way.
 func (s *Store) Close() error {

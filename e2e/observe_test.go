@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape %s: %d", addr, resp.StatusCode)
+	}
+	return string(b)
+}
+
+// TestMetrics: each process serves Prometheus metrics on its own address:
+// gRPC server and client counts and latencies by method and code, HTTP
+// request metrics at the gateway, database statistics, registrations by state.
+func TestMetrics(t *testing.T) {
+	s := startSystem(t)
+	s.publishedEvent(t, "metered", map[string]any{})
+	if r := s.call(t, "POST", "/v1/events/metered/registrations", registrationJSON("A", "a@example.org", "MX")); r.Code != 200 {
+		t.Fatal(r.Raw)
+	}
+	s.call(t, "GET", "/v1/events/metered/registrationStats", nil)
+	s.call(t, "GET", "/v1/events/nope", nil)
+
+	want := map[int][]string{
+		0: { // events
+			`grpc_server_handled_total{grpc_code="OK",grpc_method="PublishEvent",grpc_service="convene.events.v1.EventService",grpc_type="unary"} 1`,
+			`grpc_server_handled_total{grpc_code="NotFound",grpc_method="GetEvent"`,
+			`grpc_server_handling_seconds_bucket{grpc_method="CreateEvent"`,
+			`convene_db_size_bytes{path=`,
+			`convene_db_commits_total{path=`,
+		},
+		1: { // registrations
+			`grpc_server_handled_total{grpc_code="OK",grpc_method="CreateRegistration",grpc_service="convene.registrations.v1.RegistrationService",grpc_type="unary"} 1`,
+			`grpc_client_handled_total{grpc_code="OK",grpc_method="GetEvent",grpc_service="convene.events.v1.EventService"`,
+			`grpc_client_started_total{grpc_method="WatchEventChanges"`,
+			`convene_registrations{state="CONFIRMED"} 1`,
+			`convene_db_writes_total{path=`,
+		},
+		2: { // gateway
+			`convene_http_requests_total{code="200",method="POST",route="registrations"} 1`,
+			`convene_http_requests_total{code="404",method="GET",route="events"} 1`,
+			`convene_http_request_duration_seconds_bucket{method="GET",route="registrationStats"`,
+			`grpc_client_handled_total{grpc_code="OK",grpc_method="CreateRegistration"`,
+		},
+	}
+	for i, lines := range want {
+		got := scrape(t, s.metricsAddr[i])
+		for _, w := range lines {
+			if !strings.Contains(got, w) {
+				t.Errorf("process %d metrics lack %s", i, w)
+			}
+		}
+	}
+}
+
+// TestRequestID: the gateway takes X-Request-Id (or makes one), passes it
+// to both services — registrations passes it on to events — and returns it.
+func TestRequestID(t *testing.T) {
+	s := startSystem(t)
+	s.publishedEvent(t, "traced", map[string]any{})
+	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/traced/registrationStats", nil)
+	req.Header.Set("X-Request-Id", "rcm-req-0042")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "rcm-req-0042" {
+		t.Errorf("response X-Request-Id = %q", got)
+	}
+	eventually(t, "the id in every process's log", func() bool {
+		for _, p := range []*proc{s.gateway, s.registrations, s.events} {
+			if !strings.Contains(p.out.String(), `"request_id":"rcm-req-0042"`) {
+				return false
+			}
+		}
+		return true
+	})
+	// Without one, the gateway makes one.
+	r := s.call(t, "GET", "/v1/events", nil)
+	if id := r.Hdr.Get("X-Request-Id"); len(id) < 16 {
+		t.Errorf("made-up request id = %q", id)
+	}
+}
