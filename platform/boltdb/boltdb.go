@@ -56,9 +56,9 @@ type collector struct {
 }
 
 var (
-	descSize  = prometheus.NewDesc("convene_db_size_bytes", "Size of the bbolt database file.", []string{"path"}, nil)
-	descRead  = prometheus.NewDesc("convene_db_read_transactions_total", "Read transactions started on the database.", []string{"path"}, nil)
-	descPages = prometheus.NewDesc("convene_db_pages_written_total", "Pages that write transactions wrote to the database file.", []string{"path"}, nil)
+	descSize    = prometheus.NewDesc("convene_db_size_bytes", "Size of the bbolt database file.", []string{"path"}, nil)
+	descRead    = prometheus.NewDesc("convene_db_read_transactions_total", "Read transactions started on the database.", []string{"path"}, nil)
+	descPages   = prometheus.NewDesc("convene_db_pages_written_total", "Pages that write transactions wrote to the database file.", []string{"path"}, nil)
 	descWrite   = prometheus.NewDesc("convene_db_write_seconds_total", "Time spent writing pages to the database file.", []string{"path"}, nil)
 	descCommits = prometheus.NewDesc("convene_db_commits_total", "Write transactions committed (each one fsync).", []string{"path"}, nil)
 	descWrites  = prometheus.NewDesc("convene_db_writes_total", "Writes committed; more writes than commits is group commit at work.", []string{"path"}, nil)
