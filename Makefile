@@ -40,6 +40,18 @@ $(BIN)/grpc-health-probe: tools/probe/go.mod tools/probe/go.sum
 .PHONY: tools
 tools: $(BIN)/buf $(PLUGINS) $(BIN)/staticcheck $(BIN)/grpc-health-probe $(BIN)/grpcurl ## install the pinned tools into bin/
 
+# The independent checkers of our output (OpenAPI, iCalendar), pinned by the lockfile.
+tools/js/node_modules/.installed: tools/js/package.json tools/js/package-lock.json
+	npm ci --prefix tools/js --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: js-tools
+js-tools: tools/js/node_modules/.installed ## install the npm checkers (swagger-parser, ical.js)
+
+.PHONY: check-openapi
+check-openapi: js-tools ## validate gen/openapi/convene.swagger.json with swagger-parser
+	node tools/js/check-openapi.mjs gen/openapi/convene.swagger.json
+
 .PHONY: third-party-protos
 third-party-protos: ## fetch google/api, google/rpc, buf/validate, openapiv2 protos (pinned)
 	scripts/fetch-third-party-protos.sh
@@ -80,7 +92,7 @@ run: build $(BIN)/grpcurl ## start all three on the defaults with the demo event
 	scripts/run.sh
 
 .PHONY: test
-test: check-generated lint breaking ## the whole suite: generated code, lint, breaking, go test -race
+test: check-generated lint breaking check-openapi ## the whole suite: generated code, lint, breaking, go test -race
 	$(GO) test -race -count=1 -timeout 8m $(MODULES)
 
 .PHONY: crash-test

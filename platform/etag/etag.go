@@ -7,18 +7,26 @@ import (
 	"encoding/hex"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"convene.dev/platform/errdefs"
 )
 
 var marshal = proto.MarshalOptions{Deterministic: true}
 
+// viewFields describe an answer rather than the resource, and are left
+// out of its etag: the etag itself, and the language a localized answer
+// is in.
+var viewFields = []protoreflect.Name{"etag", "language"}
+
 // Of returns the etag of m, a message with a string field named "etag".
 func Of(m proto.Message) string {
 	c := proto.Clone(m)
 	r := c.ProtoReflect()
-	if fd := r.Descriptor().Fields().ByName("etag"); fd != nil {
-		r.Clear(fd)
+	for _, name := range viewFields {
+		if fd := r.Descriptor().Fields().ByName(name); fd != nil {
+			r.Clear(fd)
+		}
 	}
 	b, _ := marshal.Marshal(c) // a valid message always marshals
 	sum := sha256.Sum256(b)

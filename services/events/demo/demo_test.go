@@ -122,6 +122,7 @@ func TestLoad(t *testing.T) {
 		content := proto.CloneOf(got)
 		content.State, content.Etag, content.CreateTime, content.UpdateTime, content.PublishTime = 0, "", nil, nil, nil
 		content.Revision = 0
+		content.Language = ""
 		if !proto.Equal(content, want) {
 			t.Errorf("stored %s = %v, want the demo data %v", got.GetName(), content, want)
 		}

@@ -8,6 +8,7 @@ package eventsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -370,7 +371,11 @@ type Event struct {
 	Etag string `protobuf:"bytes,28,opt,name=etag,proto3" json:"etag,omitempty"`
 	// How many times the event has changed since it was created (1 at
 	// creation); rises with every write.
-	Revision      int64 `protobuf:"varint,29,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision int64 `protobuf:"varint,29,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The language of the text fields (title, summary, objectives,
+	// methodology, expected participants) in this response: the one asked
+	// for when the event has it, else the event's default language.
+	Language      string `protobuf:"bytes,30,opt,name=language,proto3" json:"language,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,6 +611,13 @@ func (x *Event) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *Event) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
 }
 
 // A place.
@@ -950,10 +962,10 @@ var File_convene_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_convene_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dconvene/events/v1/event.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x0f\n" +
-	"\x05Event\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12#\n" +
-	"\x05title\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12:\n" +
+	"\x1dconvene/events/v1/event.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x98\x10\n" +
+	"\x05Event\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\x92A/J-\"events/xxv-regional-conference-on-migration\"\xe0A\bR\x04name\x12N\n" +
+	"\x05title\x18\x02 \x01(\tB8\x92A(J&\"XXV Regional Conference on Migration\"\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12:\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1c.convene.events.v1.EventKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12T\n" +
 	"\x0fattendance_mode\x18\x04 \x01(\x0e2!.convene.events.v1.AttendanceModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eattendanceMode\x12\"\n" +
 	"\asummary\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\asummary\x125\n" +
@@ -966,8 +978,8 @@ const file_convene_events_v1_event_proto_rawDesc = "" +
 	"\x12online_meeting_url\x18\v \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\xd0\x0f\x88\x01\x01R\x10onlineMeetingUrl\x129\n" +
 	"\n" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12$\n" +
-	"\ttime_zone\x18\x0e \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12+\n" +
+	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12=\n" +
+	"\ttime_zone\x18\x0e \x01(\tB \x92A\x16J\x14\"America/Costa_Rica\"\xbaH\x04r\x02\x18@R\btimeZone\x12+\n" +
 	"\x11dates_approximate\x18\x0f \x01(\bR\x10datesApproximate\x12@\n" +
 	"\bsessions\x18\x10 \x03(\v2\x1a.convene.events.v1.SessionB\b\xbaH\x05\x92\x01\x02\x102R\bsessions\x12&\n" +
 	"\torganizer\x18\x11 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\torganizer\x12(\n" +
@@ -987,16 +999,17 @@ const file_convene_events_v1_event_proto_rawDesc = "" +
 	"updateTime\x12B\n" +
 	"\fpublish_time\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vpublishTime\x12\x12\n" +
 	"\x04etag\x18\x1c \x01(\tR\x04etag\x12\x1f\n" +
-	"\brevision\x18\x1d \x01(\x03B\x03\xe0A\x03R\brevision\x1aa\n" +
+	"\brevision\x18\x1d \x01(\x03B\x03\xe0A\x03R\brevision\x12\x1f\n" +
+	"\blanguage\x18\x1e \x01(\tB\x03\xe0A\x03R\blanguage\x1aa\n" +
 	"\x11TranslationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
 	"\x05value\x18\x02 \x01(\v2 .convene.events.v1.LocalizedTextR\x05value:\x028\x01:\xc6\x01\xeaA2\n" +
 	"\x11convene.dev/Event\x12\x0eevents/{event}*\x06events2\x05event\xbaH\x8d\x01\x1a\x8a\x01\n" +
-	"\x14end_time.after_start\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.end_time > this.start_time\"\x81\x01\n" +
+	"\x14end_time.after_start\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.end_time > this.start_time\"\x8a\x01\n" +
 	"\bLocation\x12\x1e\n" +
 	"\x05venue\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x05venue\x12\x1c\n" +
-	"\x04city\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04city\x127\n" +
-	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"\xdd\x02\n" +
+	"\x04city\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04city\x12@\n" +
+	"\fcountry_code\x18\x03 \x01(\tB\x1d\x92A\x06J\x04\"CR\"\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"\xdd\x02\n" +
 	"\aSession\x12 \n" +
 	"\x05title\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12*\n" +

@@ -8,7 +8,9 @@ package eventsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -95,7 +97,11 @@ func (EventChange_Type) EnumDescriptor() ([]byte, []int) {
 type GetEventRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The event's name, `events/{event}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The language of the texts ("en", "es"): the event's translation in it
+	// when there is one, else its default language. Without it, the
+	// Accept-Language header (metadata) decides.
+	Language      string `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -137,6 +143,13 @@ func (x *GetEventRequest) GetName() string {
 	return ""
 }
 
+func (x *GetEventRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
 // Request for ListEvents.
 type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -161,7 +174,9 @@ type ListEventsRequest struct {
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order: "start_time desc" (the default), "start_time", "title" or
 	// "title desc".
-	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// The language of the texts, as in GetEventRequest.
+	Language      string `protobuf:"bytes,5,opt,name=language,proto3" json:"language,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +235,13 @@ func (x *ListEventsRequest) GetFilter() string {
 func (x *ListEventsRequest) GetOrderBy() string {
 	if x != nil {
 		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
 	}
 	return ""
 }
@@ -799,20 +821,86 @@ func (x *BackupChunk) GetData() []byte {
 	return nil
 }
 
+// Request for ExportCalendar.
+type ExportCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One event, `events/{event}`; empty for every event matching filter.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A filter, as in ListEvents (for the whole calendar).
+	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The language of the texts, as in GetEventRequest.
+	Language      string `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCalendarRequest) Reset() {
+	*x = ExportCalendarRequest{}
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCalendarRequest) ProtoMessage() {}
+
+func (x *ExportCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_convene_events_v1_event_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCalendarRequest.ProtoReflect.Descriptor instead.
+func (*ExportCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_convene_events_v1_event_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExportCalendarRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExportCalendarRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ExportCalendarRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
 var File_convene_events_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"%convene/events/v1/event_service.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n" +
+	"%convene/events/v1/event_service.proto\x12\x11convene.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x9b\x01\n" +
 	"\x0fGetEventRequest\x12T\n" +
 	"\x04name\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
-	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa8\x01\n" +
+	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x122\n" +
+	"\blanguage\x18\x02 \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\blanguage\"\xdc\x01\n" +
 	"\x11ListEventsRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
 	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\x12\"\n" +
-	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\"\xb6\x01\n" +
+	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\x122\n" +
+	"\blanguage\x18\x05 \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\blanguage\"\xb6\x01\n" +
 	"\x12ListEventsResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.convene.events.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -858,7 +946,12 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\fTYPE_DELETED\x10\x05\"\x17\n" +
 	"\x15BackupDatabaseRequest\"!\n" +
 	"\vBackupChunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\x89\b\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\xc3\x01\n" +
+	"\x15ExportCalendarRequest\x12T\n" +
+	"\x04name\x18\x01 \x01(\tB@\xfaA\x13\n" +
+	"\x11convene.dev/Event\xbaH'\xd8\x01\x01r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12 \n" +
+	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06filter\x122\n" +
+	"\blanguage\x18\x03 \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\blanguage2\xa5\t\n" +
 	"\fEventService\x12e\n" +
 	"\bGetEvent\x12\".convene.events.v1.GetEventRequest\x1a\x18.convene.events.v1.Event\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=events/*}\x12m\n" +
 	"\n" +
@@ -869,9 +962,17 @@ const file_convene_events_v1_event_service_proto_rawDesc = "" +
 	"\vUpdateEvent\x12%.convene.events.v1.UpdateEventRequest\x1a\x18.convene.events.v1.Event\"(\x82\xd3\xe4\x93\x02\":\x05event2\x19/v1/{event.name=events/*}\x12i\n" +
 	"\vDeleteEvent\x12%.convene.events.v1.DeleteEventRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=events/*}\x12x\n" +
 	"\fPublishEvent\x12&.convene.events.v1.PublishEventRequest\x1a\x18.convene.events.v1.Event\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=events/*}:publish\x12u\n" +
-	"\vCancelEvent\x12%.convene.events.v1.CancelEventRequest\x1a\x18.convene.events.v1.Event\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=events/*}:cancel\x12\x83\x01\n" +
+	"\vCancelEvent\x12%.convene.events.v1.CancelEventRequest\x1a\x18.convene.events.v1.Event\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=events/*}:cancel\x12\x99\x01\n" +
+	"\x0eExportCalendar\x12(.convene.events.v1.ExportCalendarRequest\x1a\x14.google.api.HttpBody\"G\x82\xd3\xe4\x93\x02AZ$\x12\"/v1/{name=events/*}:exportCalendar\x12\x19/v1/events:exportCalendar\x12\x83\x01\n" +
 	"\x11WatchEventChanges\x12+.convene.events.v1.WatchEventChangesRequest\x1a\x1e.convene.events.v1.EventChange\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/events:watchChanges0\x01\x12\\\n" +
-	"\x0eBackupDatabase\x12(.convene.events.v1.BackupDatabaseRequest\x1a\x1e.convene.events.v1.BackupChunk0\x01B\xbc\x01\n" +
+	"\x0eBackupDatabase\x12(.convene.events.v1.BackupDatabaseRequest\x1a\x1e.convene.events.v1.BackupChunk0\x01B\x89\x06\x92A\xc9\x04\x12\xa1\x02\n" +
+	"\vConvene API\x12\x8e\x02Events calendar and delegate registration of the Regional Conference on Migration (RCM). Resources: events/{event} and events/{event}/registrations/{registration}. Errors are google.rpc.Status with an ErrorInfo reason and, for bad input, a BadRequest listing each field.2\x011Z\x8d\x02\n" +
+	"y\n" +
+	"\vBearerToken\x12j\b\x02\x12U\"Bearer <token>\" for organizers, focal points and services. Public methods need none.\x1a\rAuthorization \x02\n" +
+	"\x8f\x01\n" +
+	"\x12RegistrationSecret\x12y\b\x02\x12\\The registrant's manage_secret, returned once when registering: opens that one registration.\x1a\x15X-Registration-Secret \x02b\x11\n" +
+	"\x0f\n" +
+	"\vBearerToken\x12\x00b\x00\n" +
 	"\x15com.convene.events.v1B\x11EventServiceProtoP\x01Z*convene.dev/gen/convene/events/v1;eventsv1\xa2\x02\x03CEX\xaa\x02\x11Convene.Events.V1\xca\x02\x11Convene\\Events\\V1\xe2\x02\x1dConvene\\Events\\V1\\GPBMetadata\xea\x02\x13Convene::Events::V1b\x06proto3"
 
 var (
@@ -887,7 +988,7 @@ func file_convene_events_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_convene_events_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_convene_events_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_convene_events_v1_event_service_proto_goTypes = []any{
 	(EventChange_Type)(0),            // 0: convene.events.v1.EventChange.Type
 	(*GetEventRequest)(nil),          // 1: convene.events.v1.GetEventRequest
@@ -902,19 +1003,21 @@ var file_convene_events_v1_event_service_proto_goTypes = []any{
 	(*EventChange)(nil),              // 10: convene.events.v1.EventChange
 	(*BackupDatabaseRequest)(nil),    // 11: convene.events.v1.BackupDatabaseRequest
 	(*BackupChunk)(nil),              // 12: convene.events.v1.BackupChunk
-	(*Event)(nil),                    // 13: convene.events.v1.Event
-	(*fieldmaskpb.FieldMask)(nil),    // 14: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),            // 16: google.protobuf.Empty
+	(*ExportCalendarRequest)(nil),    // 13: convene.events.v1.ExportCalendarRequest
+	(*Event)(nil),                    // 14: convene.events.v1.Event
+	(*fieldmaskpb.FieldMask)(nil),    // 15: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),            // 17: google.protobuf.Empty
+	(*httpbody.HttpBody)(nil),        // 18: google.api.HttpBody
 }
 var file_convene_events_v1_event_service_proto_depIdxs = []int32{
-	13, // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
-	13, // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
-	13, // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
-	14, // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 0: convene.events.v1.ListEventsResponse.events:type_name -> convene.events.v1.Event
+	14, // 1: convene.events.v1.CreateEventRequest.event:type_name -> convene.events.v1.Event
+	14, // 2: convene.events.v1.UpdateEventRequest.event:type_name -> convene.events.v1.Event
+	15, // 3: convene.events.v1.UpdateEventRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 4: convene.events.v1.EventChange.type:type_name -> convene.events.v1.EventChange.Type
-	13, // 5: convene.events.v1.EventChange.event:type_name -> convene.events.v1.Event
-	15, // 6: convene.events.v1.EventChange.change_time:type_name -> google.protobuf.Timestamp
+	14, // 5: convene.events.v1.EventChange.event:type_name -> convene.events.v1.Event
+	16, // 6: convene.events.v1.EventChange.change_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: convene.events.v1.EventService.GetEvent:input_type -> convene.events.v1.GetEventRequest
 	2,  // 8: convene.events.v1.EventService.ListEvents:input_type -> convene.events.v1.ListEventsRequest
 	4,  // 9: convene.events.v1.EventService.CreateEvent:input_type -> convene.events.v1.CreateEventRequest
@@ -922,19 +1025,21 @@ var file_convene_events_v1_event_service_proto_depIdxs = []int32{
 	6,  // 11: convene.events.v1.EventService.DeleteEvent:input_type -> convene.events.v1.DeleteEventRequest
 	7,  // 12: convene.events.v1.EventService.PublishEvent:input_type -> convene.events.v1.PublishEventRequest
 	8,  // 13: convene.events.v1.EventService.CancelEvent:input_type -> convene.events.v1.CancelEventRequest
-	9,  // 14: convene.events.v1.EventService.WatchEventChanges:input_type -> convene.events.v1.WatchEventChangesRequest
-	11, // 15: convene.events.v1.EventService.BackupDatabase:input_type -> convene.events.v1.BackupDatabaseRequest
-	13, // 16: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
-	3,  // 17: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
-	13, // 18: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
-	13, // 19: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
-	16, // 20: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
-	13, // 21: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
-	13, // 22: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
-	10, // 23: convene.events.v1.EventService.WatchEventChanges:output_type -> convene.events.v1.EventChange
-	12, // 24: convene.events.v1.EventService.BackupDatabase:output_type -> convene.events.v1.BackupChunk
-	16, // [16:25] is the sub-list for method output_type
-	7,  // [7:16] is the sub-list for method input_type
+	13, // 14: convene.events.v1.EventService.ExportCalendar:input_type -> convene.events.v1.ExportCalendarRequest
+	9,  // 15: convene.events.v1.EventService.WatchEventChanges:input_type -> convene.events.v1.WatchEventChangesRequest
+	11, // 16: convene.events.v1.EventService.BackupDatabase:input_type -> convene.events.v1.BackupDatabaseRequest
+	14, // 17: convene.events.v1.EventService.GetEvent:output_type -> convene.events.v1.Event
+	3,  // 18: convene.events.v1.EventService.ListEvents:output_type -> convene.events.v1.ListEventsResponse
+	14, // 19: convene.events.v1.EventService.CreateEvent:output_type -> convene.events.v1.Event
+	14, // 20: convene.events.v1.EventService.UpdateEvent:output_type -> convene.events.v1.Event
+	17, // 21: convene.events.v1.EventService.DeleteEvent:output_type -> google.protobuf.Empty
+	14, // 22: convene.events.v1.EventService.PublishEvent:output_type -> convene.events.v1.Event
+	14, // 23: convene.events.v1.EventService.CancelEvent:output_type -> convene.events.v1.Event
+	18, // 24: convene.events.v1.EventService.ExportCalendar:output_type -> google.api.HttpBody
+	10, // 25: convene.events.v1.EventService.WatchEventChanges:output_type -> convene.events.v1.EventChange
+	12, // 26: convene.events.v1.EventService.BackupDatabase:output_type -> convene.events.v1.BackupChunk
+	17, // [17:27] is the sub-list for method output_type
+	7,  // [7:17] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -952,7 +1057,7 @@ func file_convene_events_v1_event_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_convene_events_v1_event_service_proto_rawDesc), len(file_convene_events_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -8,6 +8,7 @@ package eventsv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -27,6 +28,7 @@ const (
 	EventService_DeleteEvent_FullMethodName       = "/convene.events.v1.EventService/DeleteEvent"
 	EventService_PublishEvent_FullMethodName      = "/convene.events.v1.EventService/PublishEvent"
 	EventService_CancelEvent_FullMethodName       = "/convene.events.v1.EventService/CancelEvent"
+	EventService_ExportCalendar_FullMethodName    = "/convene.events.v1.EventService/ExportCalendar"
 	EventService_WatchEventChanges_FullMethodName = "/convene.events.v1.EventService/WatchEventChanges"
 	EventService_BackupDatabase_FullMethodName    = "/convene.events.v1.EventService/BackupDatabase"
 )
@@ -54,6 +56,9 @@ type EventServiceClient interface {
 	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*Event, error)
 	// Cancels a DRAFT or PUBLISHED event.
 	CancelEvent(ctx context.Context, in *CancelEventRequest, opts ...grpc.CallOption) (*Event, error)
+	// Exports published (and cancelled) events as an iCalendar (RFC 5545)
+	// file: every one matching a filter (as in ListEvents), or one event.
+	ExportCalendar(ctx context.Context, in *ExportCalendarRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Streams every change of every event after a sequence number, then
 	// follows live. Each change carries the whole event as it is after the
 	// change. Over HTTP it is newline-delimited JSON, one {"result": change}
@@ -144,6 +149,16 @@ func (c *eventServiceClient) CancelEvent(ctx context.Context, in *CancelEventReq
 	return out, nil
 }
 
+func (c *eventServiceClient) ExportCalendar(ctx context.Context, in *ExportCalendarRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, EventService_ExportCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *eventServiceClient) WatchEventChanges(ctx context.Context, in *WatchEventChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventChange], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[0], EventService_WatchEventChanges_FullMethodName, cOpts...)
@@ -205,6 +220,9 @@ type EventServiceServer interface {
 	PublishEvent(context.Context, *PublishEventRequest) (*Event, error)
 	// Cancels a DRAFT or PUBLISHED event.
 	CancelEvent(context.Context, *CancelEventRequest) (*Event, error)
+	// Exports published (and cancelled) events as an iCalendar (RFC 5545)
+	// file: every one matching a filter (as in ListEvents), or one event.
+	ExportCalendar(context.Context, *ExportCalendarRequest) (*httpbody.HttpBody, error)
 	// Streams every change of every event after a sequence number, then
 	// follows live. Each change carries the whole event as it is after the
 	// change. Over HTTP it is newline-delimited JSON, one {"result": change}
@@ -245,6 +263,9 @@ func (UnimplementedEventServiceServer) PublishEvent(context.Context, *PublishEve
 }
 func (UnimplementedEventServiceServer) CancelEvent(context.Context, *CancelEventRequest) (*Event, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelEvent not implemented")
+}
+func (UnimplementedEventServiceServer) ExportCalendar(context.Context, *ExportCalendarRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportCalendar not implemented")
 }
 func (UnimplementedEventServiceServer) WatchEventChanges(*WatchEventChangesRequest, grpc.ServerStreamingServer[EventChange]) error {
 	return status.Error(codes.Unimplemented, "method WatchEventChanges not implemented")
@@ -399,6 +420,24 @@ func _EventService_CancelEvent_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_ExportCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventServiceServer).ExportCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventService_ExportCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventServiceServer).ExportCalendar(ctx, req.(*ExportCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _EventService_WatchEventChanges_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchEventChangesRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -455,6 +494,10 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelEvent",
 			Handler:    _EventService_CancelEvent_Handler,
+		},
+		{
+			MethodName: "ExportCalendar",
+			Handler:    _EventService_ExportCalendar_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -9,6 +9,7 @@ package registrationsv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "convene.dev/gen/convene/events/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -618,7 +619,7 @@ var File_convene_registrations_v1_registration_proto protoreflect.FileDescriptor
 
 const file_convene_registrations_v1_registration_proto_rawDesc = "" +
 	"\n" +
-	"+convene/registrations/v1/registration.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\a\n" +
+	"+convene/registrations/v1/registration.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1dconvene/events/v1/event.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x9e\a\n" +
 	"\fRegistration\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12R\n" +
 	"\vparticipant\x18\x02 \x01(\v2%.convene.registrations.v1.ParticipantB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vparticipant\x12Q\n" +
@@ -637,17 +638,17 @@ const file_convene_registrations_v1_registration_proto_rawDesc = "" +
 	"\x04etag\x18\f \x01(\tR\x04etag\x12(\n" +
 	"\rmanage_secret\x18\r \x01(\tB\x03\xe0A\x03R\fmanageSecret\x121\n" +
 	"\x12online_meeting_url\x18\x0e \x01(\tB\x03\xe0A\x03R\x10onlineMeetingUrl:g\xeaAd\n" +
-	"\x18convene.dev/Registration\x12+events/{event}/registrations/{registration}*\rregistrations2\fregistration\"\xc6\x03\n" +
+	"\x18convene.dev/Registration\x12+events/{event}/registrations/{registration}*\rregistrations2\fregistration\"\xeb\x03\n" +
 	"\vParticipant\x12+\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\tgivenName\x12-\n" +
 	"\vfamily_name\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\n" +
-	"familyName\x12#\n" +
-	"\x05email\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x12\x1d\n" +
+	"familyName\x12?\n" +
+	"\x05email\x18\x03 \x01(\tB)\x92A\x19J\x17\"ana.perez@example.org\"\xe0A\x02\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x12\x1d\n" +
 	"\x05phone\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12,\n" +
 	"\forganization\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\forganization\x12%\n" +
-	"\tjob_title\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bjobTitle\x127\n" +
-	"\fcountry_code\x18\a \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
+	"\tjob_title\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bjobTitle\x12@\n" +
+	"\fcountry_code\x18\a \x01(\tB\x1d\x92A\x06J\x04\"MX\"\xe0A\x02\xbaH\x0er\f2\n" +
 	"^[A-Z]{2}$R\vcountryCode\x12B\n" +
 	"\x06gender\x18\b \x01(\x0e2 .convene.registrations.v1.GenderB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06gender\x12E\n" +
 	"\x12preferred_language\x18\t \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[a-z]{2,3}$R\x11preferredLanguage\"\xce\x04\n" +

@@ -8,6 +8,7 @@ package registrationsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -715,7 +716,7 @@ var File_convene_registrations_v1_registration_service_proto protoreflect.FileDe
 
 const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\n" +
-	"3convene/registrations/v1/registration_service.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a+convene/registrations/v1/registration.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\"\xf8\x01\n" +
+	"3convene/registrations/v1/registration_service.proto\x12\x18convene.registrations.v1\x1a\x1bbuf/validate/validate.proto\x1a+convene/registrations/v1/registration.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf8\x01\n" +
 	"\x19CreateRegistrationRequest\x12X\n" +
 	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x13\n" +
 	"\x11convene.dev/Event\xbaH$r\"2 ^events/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12U\n" +
@@ -776,7 +777,14 @@ const file_convene_registrations_v1_registration_service_proto_rawDesc = "" +
 	"\x13CheckInRegistration\x124.convene.registrations.v1.CheckInRegistrationRequest\x1a&.convene.registrations.v1.Registration\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=events/*/registrations/*}:checkIn\x12\xa9\x01\n" +
 	"\x14GetRegistrationStats\x125.convene.registrations.v1.GetRegistrationStatsRequest\x1a+.convene.registrations.v1.RegistrationStats\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=events/*/registrationStats}\x12\x97\x01\n" +
 	"\x13ExportRegistrations\x124.convene.registrations.v1.ExportRegistrationsRequest\x1a\x14.google.api.HttpBody\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=events/*}/registrations:export0\x01\x12j\n" +
-	"\x0eBackupDatabase\x12/.convene.registrations.v1.BackupDatabaseRequest\x1a%.convene.registrations.v1.BackupChunk0\x01B\xf4\x01\n" +
+	"\x0eBackupDatabase\x12/.convene.registrations.v1.BackupDatabaseRequest\x1a%.convene.registrations.v1.BackupChunk0\x01B\xc1\x06\x92A\xc9\x04\x12\xa1\x02\n" +
+	"\vConvene API\x12\x8e\x02Events calendar and delegate registration of the Regional Conference on Migration (RCM). Resources: events/{event} and events/{event}/registrations/{registration}. Errors are google.rpc.Status with an ErrorInfo reason and, for bad input, a BadRequest listing each field.2\x011Z\x8d\x02\n" +
+	"y\n" +
+	"\vBearerToken\x12j\b\x02\x12U\"Bearer <token>\" for organizers, focal points and services. Public methods need none.\x1a\rAuthorization \x02\n" +
+	"\x8f\x01\n" +
+	"\x12RegistrationSecret\x12y\b\x02\x12\\The registrant's manage_secret, returned once when registering: opens that one registration.\x1a\x15X-Registration-Secret \x02b\x11\n" +
+	"\x0f\n" +
+	"\vBearerToken\x12\x00b\x00\n" +
 	"\x1ccom.convene.registrations.v1B\x18RegistrationServiceProtoP\x01Z8convene.dev/gen/convene/registrations/v1;registrationsv1\xa2\x02\x03CRX\xaa\x02\x18Convene.Registrations.V1\xca\x02\x18Convene\\Registrations\\V1\xe2\x02$Convene\\Registrations\\V1\\GPBMetadata\xea\x02\x1aConvene::Registrations::V1b\x06proto3"
 
 var (

@@ -41,11 +41,13 @@ type Config struct {
 	ChangeRetention time.Duration
 	// MetricsAddr serves /metrics; empty turns it off.
 	MetricsAddr string
+	// PublicURL is the web page's address, for the links in calendars.
+	PublicURL string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
-	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour, MetricsAddr: "127.0.0.1:9191"}
+	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour, MetricsAddr: "127.0.0.1:9191", PublicURL: "http://127.0.0.1:8080"}
 }
 
 // version is set at build time by `make build` (-ldflags -X main.version=…).
@@ -89,6 +91,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "address of the web page, for the event links in calendar files")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
@@ -132,6 +135,7 @@ func run(args []string) error {
 		return err
 	}
 	svc := service.New(st, v, time.Now, ctx.Done())
+	svc.SetPublicURL(cfg.PublicURL)
 	if cfg.LoadDemo {
 		n, err := demo.Load(ctx, svc, v)
 		if err != nil {

@@ -19,6 +19,7 @@ func AccessTable() auth.Table {
 	return auth.Table{
 		p + "GetEvent":          anyone,
 		p + "ListEvents":        anyone,
+		p + "ExportCalendar":    anyone,
 		p + "CreateEvent":       organizers,
 		p + "UpdateEvent":       organizers,
 		p + "DeleteEvent":       organizers,

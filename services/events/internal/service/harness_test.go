@@ -187,6 +187,7 @@ func withoutServerFields(ev *eventsv1.Event) *eventsv1.Event {
 	c.Name, c.State, c.CancelReason, c.Etag = "", 0, "", ""
 	c.CreateTime, c.UpdateTime, c.PublishTime = nil, nil, nil
 	c.Revision = 0
+	c.Language = ""
 	return c
 }
 

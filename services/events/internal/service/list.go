@@ -63,8 +63,11 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 	}
 	end := min(start+size, len(matched))
 	resp := &eventsv1.ListEventsResponse{TotalSize: int32(len(matched)), ChangeSequence: seq}
+	wanted := acceptedLanguages(ctx, req.GetLanguage())
 	for _, k := range matched[start:end] {
-		resp.Events = append(resp.Events, redact(ctx, proto.CloneOf(k.ev)))
+		ev := redact(ctx, proto.CloneOf(k.ev))
+		localize(ev, wanted)
+		resp.Events = append(resp.Events, ev)
 	}
 	if end < len(matched) {
 		resp.NextPageToken = paging.Encode(query, matched[end-1].key)

@@ -29,6 +29,7 @@ type Service struct {
 	validator *validate.Validator
 	now       func() time.Time
 	stop      <-chan struct{}
+	publicURL string // the web page's address, for links in calendars
 }
 
 // New returns a Service. now is time.Now outside tests; when stop is closed
@@ -38,7 +39,7 @@ func New(s store.Store, v *validate.Validator, now func() time.Time, stop <-chan
 }
 
 // Fields of Event that only the server sets.
-var outputOnly = []string{"name", "state", "cancel_reason", "create_time", "update_time", "publish_time", "etag", "revision"}
+var outputOnly = []string{"name", "state", "cancel_reason", "create_time", "update_time", "publish_time", "etag", "revision", "language"}
 
 // Fields that UpdateEvent writes when the mask is empty.
 var writable = []string{
@@ -63,7 +64,9 @@ func (s *Service) GetEvent(ctx context.Context, req *eventsv1.GetEventRequest) (
 	if err != nil {
 		return nil, eventErr(err, req.GetName())
 	}
-	return redact(ctx, ev), nil
+	ev = redact(ctx, ev)
+	localize(ev, acceptedLanguages(ctx, req.GetLanguage()))
+	return ev, nil
 }
 
 // CreateEvent implements EventServiceServer.
@@ -85,12 +88,13 @@ func (s *Service) CreateEvent(ctx context.Context, req *eventsv1.CreateEventRequ
 	ev.CancelReason = ""
 	ev.CreateTime, ev.UpdateTime, ev.PublishTime = now, now, nil
 	ev.Revision = 1
+	ev.Language = ""
 	ev.Etag = etag.Of(ev)
 	stored, _, err := s.store.Create(ctx, id, req.GetRequestId(), ev)
 	if err != nil {
 		return nil, eventErr(err, ev.Name)
 	}
-	return stored, nil
+	return written(stored), nil
 }
 
 // UpdateEvent implements EventServiceServer.
@@ -120,7 +124,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *eventsv1.UpdateEventRequ
 		s.touch(ev)
 		return nil
 	})
-	return ev, eventErr(err, patch.GetName())
+	return written(ev), eventErr(err, patch.GetName())
 }
 
 // DeleteEvent implements EventServiceServer.
@@ -153,7 +157,7 @@ func (s *Service) PublishEvent(ctx context.Context, req *eventsv1.PublishEventRe
 		s.touch(ev)
 		return nil
 	})
-	return ev, eventErr(err, req.GetName())
+	return written(ev), eventErr(err, req.GetName())
 }
 
 // CancelEvent implements EventServiceServer.
@@ -171,7 +175,17 @@ func (s *Service) CancelEvent(ctx context.Context, req *eventsv1.CancelEventRequ
 		s.touch(ev)
 		return nil
 	})
-	return ev, eventErr(err, req.GetName())
+	return written(ev), eventErr(err, req.GetName())
+}
+
+// written prepares the answer to a write: the event as stored, whose texts
+// are in its default language, which the answer states. (It is the
+// store's copy to the caller, so stating it changes nothing stored.)
+func written(ev *eventsv1.Event) *eventsv1.Event {
+	if ev != nil {
+		ev.Language = defaultLanguage(ev)
+	}
+	return ev
 }
 
 // touch stamps a changed event with its revision, update time and new etag.
