@@ -12,8 +12,11 @@ import (
 	"convene.dev/platform/errdefs"
 )
 
-// Timeout bounds every call to the events service.
-const Timeout = 2 * time.Second
+// Timeout bounds every call to the events service. Calls wait for the
+// connection to be ready within it (so that a start-up of both services
+// side by side does not fail the first calls), and fail within it when
+// the events service is down.
+const Timeout = 1500 * time.Millisecond
 
 // Client gets events from the events service.
 type Client struct {
@@ -30,7 +33,7 @@ func New(conn grpc.ClientConnInterface) *Client {
 func (c *Client) GetEvent(ctx context.Context, name string) (*eventsv1.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	ev, err := c.events.GetEvent(ctx, &eventsv1.GetEventRequest{Name: name})
+	ev, err := c.events.GetEvent(ctx, &eventsv1.GetEventRequest{Name: name}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, errdefs.FromGRPC(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 
+	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
 	"convene.dev/platform/errdefs"
@@ -107,4 +108,11 @@ func (s *Service) present(ctx context.Context, reg *registrationsv1.Registration
 		reg.OnlineMeetingUrl = ev.GetOnlineMeetingUrl()
 	}
 	return reg
+}
+
+// visibleEvent reports whether the caller may know of the event: a draft
+// exists for organizers only (the service reads drafts with its own
+// identity; it must not show them to its callers).
+func visibleEvent(ctx context.Context, ev *eventsv1.Event) bool {
+	return ev.GetState() != eventsv1.EventState_EVENT_STATE_DRAFT || auth.FromContext(ctx).IsOrganizer()
 }

@@ -47,6 +47,7 @@ type mreg struct {
 	reason    string
 	checkedIn bool
 	requestID string
+	sent      *registrationsv1.Registration // what the create sent, for retries
 }
 
 // model is what the service should hold for one event.
@@ -341,7 +342,7 @@ func TestLifecycleProperties(t *testing.T) {
 				if err != nil {
 					return
 				}
-				r.name = got.GetName()
+				r.name, r.sent = got.GetName(), reg
 				if got.GetState() != r.state || got.GetStateReason() != r.reason || got.GetAttendanceMode() != r.mode {
 					t.Fatalf("created %s %v (%q) %v, want %v (%q) %v", r.name, got.GetState(), got.GetStateReason(), got.GetAttendanceMode(), r.state, r.reason, r.mode)
 				}
@@ -361,15 +362,20 @@ func TestLifecycleProperties(t *testing.T) {
 					return
 				}
 				r := rapid.SampledFrom(with).Draw(t, "retried")
-				emails++
 				got, err := e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
-					Parent: name, Registration: participant(fmt.Sprintf("p%d@example.org", emails)), RequestId: r.requestID})
+					Parent: name, Registration: r.sent, RequestId: r.requestID})
 				if err != nil {
 					t.Fatalf("retry of %s: %v", r.name, err)
 				}
-				if got.GetName() != r.name {
-					t.Fatalf("retry returned %s, want %s", got.GetName(), r.name)
+				if got.GetName() != r.name || got.GetManageSecret() != "" {
+					t.Fatalf("retry returned %s (secret %q), want %s without the secret", got.GetName(), got.GetManageSecret(), r.name)
 				}
+				// The same request id with someone else's data is refused:
+				// it is no key to another person's registration.
+				emails++
+				_, err = e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
+					Parent: name, Registration: participant(fmt.Sprintf("p%d@example.org", emails)), RequestId: r.requestID})
+				checkOutcome(t, "retry with another body", err, fails(codes.AlreadyExists, "REQUEST_ID_REUSED"))
 			},
 
 			"approve": func(t *rapid.T) {

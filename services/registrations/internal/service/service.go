@@ -111,10 +111,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 		// or while the events service is down.
 		prev, err := s.store.Request(ctx, rid)
 		if err == nil {
-			if !strings.HasPrefix(prev.GetName(), req.GetParent()+"/") {
-				return nil, errdefs.Newf(errdefs.ErrAlreadyExists, "REQUEST_ID_REUSED", "request_id %s was already used for another event", rid)
-			}
-			return prev, nil
+			return s.retried(ctx, req, prev)
 		}
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			return nil, err
@@ -132,6 +129,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 
 	// Only the server sets these.
 	reg.Name, reg.State, reg.StateReason, reg.CheckInTime, reg.Etag = "", 0, "", nil, ""
+	reg.ManageSecret, reg.OnlineMeetingUrl = "", ""
 	reg.Participant.Email = strings.TrimSpace(reg.GetParticipant().GetEmail())
 	reg.CreateTime = timestamppb.New(now)
 	reg.UpdateTime = reg.CreateTime
@@ -163,10 +161,14 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			_, id := splitName(name)
 			return r, tx.SetSecretHash(id, auth.HashToken(secret))
 		})
-		if created {
-			stored.ManageSecret = secret
+		if err != nil {
+			return nil, err
 		}
-		return s.present(ctx, stored, created), err
+		if !created { // a concurrent call with the same request_id won
+			return s.retried(ctx, req, stored)
+		}
+		stored.ManageSecret = secret
+		return s.present(ctx, stored, true), nil
 	}
 	stored, err := create(ev)
 	if errors.Is(err, errdefs.ErrFailedPrecondition) && !fresh {
@@ -178,6 +180,30 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 		}
 	}
 	return stored, err
+}
+
+// retried answers a CreateRegistration whose request_id already made prev:
+// with prev when the request is the same one again, and ALREADY_EXISTS
+// when the id comes with another event or another person — a request id is
+// not a key to someone else's registration.
+func (s *Service) retried(ctx context.Context, req *registrationsv1.CreateRegistrationRequest, prev *registrationsv1.Registration) (*registrationsv1.Registration, error) {
+	sent := req.GetRegistration()
+	same := strings.HasPrefix(prev.GetName(), req.GetParent()+"/") &&
+		sent.GetCategory() == prev.GetCategory() &&
+		(sent.GetAttendanceMode() == 0 || sent.GetAttendanceMode() == prev.GetAttendanceMode()) &&
+		sent.GetNeedsVisaLetter() == prev.GetNeedsVisaLetter() &&
+		sent.GetAccessibilityNeeds() == prev.GetAccessibilityNeeds()
+	p, q := sent.GetParticipant(), prev.GetParticipant()
+	same = same && strings.EqualFold(strings.TrimSpace(p.GetEmail()), q.GetEmail()) &&
+		p.GetGivenName() == q.GetGivenName() && p.GetFamilyName() == q.GetFamilyName() &&
+		p.GetCountryCode() == q.GetCountryCode() && p.GetPhone() == q.GetPhone() &&
+		p.GetOrganization() == q.GetOrganization() && p.GetJobTitle() == q.GetJobTitle() &&
+		p.GetGender() == q.GetGender() && p.GetPreferredLanguage() == q.GetPreferredLanguage()
+	if !same {
+		return nil, errdefs.Newf(errdefs.ErrAlreadyExists, "REQUEST_ID_REUSED",
+			"request_id %s was already used for another registration; use a new one", req.GetRequestId())
+	}
+	return s.present(ctx, prev, false), nil
 }
 
 // admissible returns the event if it takes reg at now, and whether it came
@@ -197,7 +223,7 @@ func (s *Service) admissible(ctx context.Context, eventID string, reg *registrat
 		return attendance(ev, reg)
 	}
 	if local, err := s.store.Event(ctx, eventID); err == nil && local != nil {
-		if mode, err := check(local); err == nil {
+		if mode, err := check(local); err == nil && visibleEvent(ctx, local) {
 			reg.AttendanceMode = mode
 			return local, false, nil
 		}
@@ -205,6 +231,9 @@ func (s *Service) admissible(ctx context.Context, eventID string, reg *registrat
 	ev, err = s.eventOf(ctx, eventID, false)
 	if err != nil {
 		return nil, false, err
+	}
+	if !visibleEvent(ctx, ev) {
+		return nil, false, errdefs.Newf(errdefs.ErrNotFound, "EVENT_NOT_FOUND", "event %s does not exist", ev.GetName())
 	}
 	mode, err := check(ev)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
 	"convene.dev/platform/country"
+	"convene.dev/platform/errdefs"
 	"convene.dev/services/registrations/internal/store"
 )
 
@@ -21,6 +22,9 @@ func (s *Service) GetRegistrationStats(ctx context.Context, req *registrationsv1
 	ev, err := s.eventOf(ctx, eventID, true)
 	if err != nil {
 		return nil, err
+	}
+	if !visibleEvent(ctx, ev) {
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "EVENT_NOT_FOUND", "event %s does not exist", ev.GetName())
 	}
 	counts, err := s.store.Counts(ctx, eventID)
 	if err != nil {
