@@ -91,8 +91,12 @@ build: ## build bin/events, bin/registrations and bin/gateway
 run: build $(BIN)/grpcurl ## start all three on the defaults with the demo events; Ctrl-C stops them
 	scripts/run.sh
 
+.PHONY: chromium
+chromium: ## install Debian's chromium (for the browser tests) when it is missing
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 .PHONY: test
-test: check-generated lint breaking check-openapi ## the whole suite: generated code, lint, breaking, go test -race
+test: check-generated lint breaking check-openapi chromium ## the whole suite: generated code, lint, breaking, go test -race
 	$(GO) test -race -count=1 -timeout 8m $(MODULES)
 
 .PHONY: crash-test

@@ -18,8 +18,8 @@ import (
 // icalEvent is what tools/js/ical-to-json.mjs (ical.js) reads back.
 type icalEvent struct {
 	UID, Summary, Description, Location, URL, Status, Categories string
-	Sequence                                                      int
-	DTStart, DTEnd, DTStamp                                       string
+	Sequence                                                     int
+	DTStart, DTEnd, DTStamp                                      string
 }
 
 // parseICal runs ical.js, an independent parser, on an iCalendar text.

@@ -94,3 +94,29 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("made-up request id = %q", id)
 	}
 }
+
+// TestTraceContext: a W3C traceparent sent to the gateway travels to the
+// registrations service and on to the events service; each logs its trace id.
+func TestTraceContext(t *testing.T) {
+	s := startSystem(t)
+	s.publishedEvent(t, "traced", map[string]any{})
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/traced/registrationStats", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stats: %d", resp.StatusCode)
+	}
+	eventually(t, "the trace id in every process's log", func() bool {
+		for _, p := range []*proc{s.gateway, s.registrations, s.events} {
+			if !strings.Contains(p.out.String(), `"trace_id":"`+traceID+`"`) {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	// The error details that the services send; JSON needs their types registered.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"convene.dev/gateway/web"
 	"convene.dev/gen"
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
@@ -42,6 +44,7 @@ type Options struct {
 	RateBurst         int           // and how many may come at once
 	CORSOrigins       string        // comma-separated origins allowed to call from browsers; none by default
 	MetricsAddr       string        // serves /metrics; empty turns it off
+	OTLPEndpoint      string        // host:port of an OTLP/gRPC collector for trace spans; empty: none
 	Logger            *slog.Logger
 }
 
@@ -68,16 +71,21 @@ type Gateway struct {
 	conns   []*grpc.ClientConn
 	srv     *http.Server
 	metrics *telemetry.Metrics
+	tracing *telemetry.Tracing
 }
 
 // New dials the backends (lazily: they may start later) and listens.
 func New(ctx context.Context, opts Options) (*Gateway, error) {
-	g := &Gateway{opts: opts, metrics: telemetry.NewMetrics()}
-	events, err := dial(opts.EventsAddr, g.metrics)
+	tracing, err := telemetry.NewTracing(ctx, "gateway", opts.OTLPEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	registrations, err := dial(opts.RegistrationsAddr, g.metrics)
+	g := &Gateway{opts: opts, metrics: telemetry.NewMetrics(), tracing: tracing}
+	events, err := dial(opts.EventsAddr, g.metrics, tracing)
+	if err != nil {
+		return nil, err
+	}
+	registrations, err := dial(opts.RegistrationsAddr, g.metrics, tracing)
 	if err != nil {
 		events.Close()
 		return nil, err
@@ -113,13 +121,19 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		_, _ = w.Write(gen.OpenAPI)
 	})
 	root.Handle("GET /v1/events/{event}/registrations:export", exportHandler(mux, registrationsv1.NewRegistrationServiceClient(registrations)))
-	root.Handle("/", limitBody(withDeadline(mux, opts.CallTimeout), opts.MaxBodyBytes))
+	api := limitBody(withDeadline(mux, opts.CallTimeout), opts.MaxBodyBytes)
+	root.Handle("/v1/", api)
+	root.Handle("/", web.Handler(api)) // the web page; any other path gets the API's JSON 404
 
 	var limiter *rateLimiter
 	if opts.RateLimit > 0 {
 		limiter = newRateLimiter(opts.RateLimit, opts.RateBurst)
 	}
 	handler := observe(cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins)), opts.Logger, newHTTPMetrics(g.metrics.Registry))
+	// The trace context of the caller (traceparent), or a new one, for the
+	// calls to the services and the log line.
+	handler = otelhttp.NewHandler(handler, "gateway",
+		otelhttp.WithTracerProvider(tracing.Provider), otelhttp.WithPropagators(tracing.Propagators))
 
 	lis, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
@@ -138,8 +152,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-func dial(addr string, m *telemetry.Metrics) (*grpc.ClientConn, error) {
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(m)...)
+func dial(addr string, m *telemetry.Metrics, t *telemetry.Tracing) (*grpc.ClientConn, error) {
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), t.DialOption()}, telemetry.DialOptions(m)...)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", addr, err)
@@ -188,8 +202,11 @@ func Run(ctx context.Context, opts Options) error {
 	return g.Serve(ctx)
 }
 
-// Close closes the backend connections.
+// Close closes the backend connections and flushes the trace spans.
 func (g *Gateway) Close() {
+	if g.tracing != nil {
+		_ = g.tracing.Shutdown(context.Background())
+	}
 	for _, c := range g.conns {
 		c.Close()
 	}

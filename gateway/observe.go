@@ -101,7 +101,8 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
 		m.duration.WithLabelValues(rt, r.Method).Observe(d.Seconds())
 		if r.URL.Path != "/healthz" {
 			log.Info("finished request", "method", r.Method, "path", r.URL.Path, "code", rec.code,
-				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "remote", r.RemoteAddr)
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "trace_id", telemetry.TraceID(r.Context()),
+				"remote", r.RemoteAddr)
 		}
 	})
 }

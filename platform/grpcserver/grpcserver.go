@@ -42,6 +42,9 @@ type Config struct {
 
 	// Metrics, when set, counts and times every call.
 	Metrics *telemetry.Metrics
+
+	// Tracing, when set, takes the W3C trace context of every call.
+	Tracing *telemetry.Tracing
 }
 
 // DefaultConfig returns the configuration for a service listening on addr.
@@ -74,7 +77,15 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			if id := telemetry.TraceID(ctx); id != "" {
+				return logging.Fields{"trace_id", id}
+			}
+			return nil
+		}),
+	}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
@@ -102,11 +113,14 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 	}
 	unary = append(unary, v.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
 	stream = append(stream, v.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
-	s := grpc.NewServer(
-		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes)}
+	if cfg.Tracing != nil {
+		opts = append(opts, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
+	}
+	s := grpc.NewServer(append(opts,
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	)
+	)...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	if cfg.Reflection {

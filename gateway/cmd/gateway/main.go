@@ -38,6 +38,7 @@ func run(args []string) error {
 	fs.Float64Var(&opts.RateLimit, "rate-limit", opts.RateLimit, "public registrations per second per client address (0 turns the limit off)")
 	fs.IntVar(&opts.RateBurst, "rate-burst", opts.RateBurst, "public registrations a client address may make at once")
 	fs.StringVar(&opts.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (none by default)")
+	fs.StringVar(&opts.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&opts.MetricsAddr, "metrics-addr", opts.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {

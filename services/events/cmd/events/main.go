@@ -41,6 +41,8 @@ type Config struct {
 	ChangeRetention time.Duration
 	// MetricsAddr serves /metrics; empty turns it off.
 	MetricsAddr string
+	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
+	OTLPEndpoint string
 	// PublicURL is the web page's address, for the links in calendars.
 	PublicURL string
 }
@@ -92,6 +94,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "address of the web page, for the event links in calendar files")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
@@ -118,6 +121,12 @@ func run(args []string) error {
 	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tracing, err := telemetry.NewTracing(ctx, "events", cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer tracing.Shutdown(context.WithoutCancel(ctx))
+	cfg.GRPC.Tracing = tracing
 
 	db, err := boltdb.Open(cfg.DBPath)
 	if err != nil {

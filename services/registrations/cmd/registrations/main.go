@@ -44,6 +44,8 @@ type Config struct {
 	ServiceTokenFile string
 	// MetricsAddr serves /metrics; empty turns it off.
 	MetricsAddr string
+	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
+	OTLPEndpoint string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
@@ -97,6 +99,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.StringVar(&cfg.ServiceTokenFile, "service-token-file", "", "file holding this service's token towards the events service")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
@@ -134,6 +137,12 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tracing, err := telemetry.NewTracing(ctx, "registrations", cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer tracing.Shutdown(context.WithoutCancel(ctx))
+	cfg.GRPC.Tracing = tracing
 
 	db, err := boltdb.Open(cfg.DBPath)
 	if err != nil {
@@ -157,7 +166,7 @@ func run(args []string) error {
 
 	// The connection is lazy: the service starts even when the events
 	// service is not up yet, and reconnects on its own.
-	conn, err := grpc.NewClient(cfg.EventsAddr, dialOpts...)
+	conn, err := grpc.NewClient(cfg.EventsAddr, append(dialOpts, tracing.DialOption())...)
 	if err != nil {
 		return fmt.Errorf("events service %s: %w", cfg.EventsAddr, err)
 	}
