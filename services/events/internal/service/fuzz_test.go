@@ -2,90 +2,18 @@ package service_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
-	"convene.dev/platform/auth"
-	"convene.dev/platform/boltdb"
-	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/paging"
-	"convene.dev/platform/validate"
-	"convene.dev/services/events/internal/service"
-	"convene.dev/services/events/internal/store/boltstore"
 )
-
-// newFuzzEnv is newEnv for a fuzz target: it takes a testing.TB, so that
-// one service serves every input of f.Fuzz instead of one per input.
-func newFuzzEnv(tb testing.TB) *env {
-	tb.Helper()
-	db, err := boltdb.Open(filepath.Join(tb.TempDir(), "events.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st, err := boltstore.New(db, time.Now)
-	if err != nil {
-		db.Close()
-		tb.Fatal(err)
-	}
-	v, err := validate.New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	authn, err := auth.New(auth.File{Tokens: []auth.Token{
-		{Name: "secretariat", Role: auth.Organizer, SHA256: auth.HashToken(organizerToken)},
-	}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	clk := &clock{now: t0}
-	cfg := grpcserver.DefaultConfig("bufnet")
-	cfg.Guard = auth.NewGuard(authn, service.AccessTable())
-	lis := bufconn.Listen(1 << 20)
-	srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), v)
-	stop := make(chan struct{})
-	eventsv1.RegisterEventServiceServer(srv.GRPC(), service.New(st, v, clk.Now, stop))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Run(ctx) }()
-	dial := func(token string) *grpc.ClientConn {
-		opts := []grpc.DialOption{
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-		}
-		if token != "" {
-			opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials(token)))
-		}
-		conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return conn
-	}
-	org, pub := dial(organizerToken), dial("")
-	tb.Cleanup(func() {
-		org.Close()
-		pub.Close()
-		close(stop)
-		cancel()
-		<-done
-		st.Close()
-	})
-	return &env{client: eventsv1.NewEventServiceClient(org), public: eventsv1.NewEventServiceClient(pub), clock: clk, store: st}
-}
 
 // fuzzCtx bounds one call: a hang is a finding too.
 func fuzzCtx(t *testing.T) context.Context {
@@ -98,7 +26,7 @@ func fuzzCtx(t *testing.T) context.Context {
 // ListEvents answers or refuses with INVALID_ARGUMENT (a panic would be
 // INTERNAL from the recovery interceptor), for organizers and the public.
 func FuzzListEventsArgs(f *testing.F) {
-	e := newFuzzEnv(f)
+	e := newEnv(f)
 	ctx := context.Background()
 	// Some events to filter and page: published, draft, cancelled.
 	for i, id := range []string{"fz-a", "fz-b", "fz-c", "fz-d"} {
@@ -179,7 +107,7 @@ func FuzzListEventsArgs(f *testing.F) {
 // refused one writes nothing. What is created can be written back as JSON
 // (one event that cannot would break every JSON list it is in).
 func FuzzCreateEventJSON(f *testing.F) {
-	e := newFuzzEnv(f)
+	e := newEnv(f)
 	good, err := protojson.Marshal(&eventsv1.CreateEventRequest{EventId: "fz-full", Event: fullEvent()})
 	if err != nil {
 		f.Fatal(err)

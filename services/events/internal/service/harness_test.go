@@ -72,7 +72,7 @@ const (
 // newEnv starts the service as the events binary does — grpcserver's whole
 // interceptor chain with a real auth guard — over bufconn. e.client calls
 // as an organizer, e.public without a token.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := boltdb.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
