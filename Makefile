@@ -88,7 +88,7 @@ build: ## build bin/events, bin/registrations and bin/gateway
 	  ./services/events/cmd/events ./services/registrations/cmd/registrations ./gateway/cmd/gateway
 
 .PHONY: run
-run: build $(BIN)/grpcurl ## start all three on the defaults with the demo events; Ctrl-C stops them
+run: build $(BIN)/grpcurl $(BIN)/grpc-health-probe ## start all three on the defaults with the demo events; Ctrl-C stops them
 	scripts/run.sh
 
 .PHONY: chromium
