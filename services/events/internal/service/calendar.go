@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -36,13 +35,13 @@ func (s *Service) ExportCalendar(ctx context.Context, req *eventsv1.ExportCalend
 		if err != nil {
 			return nil, err
 		}
-		all, _, err := s.store.List(ctx)
+		idx, err := s.store.Index(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, ev := range all {
-			if ev.GetState() != eventsv1.EventState_EVENT_STATE_DRAFT && match(ev) {
-				events = append(events, proto.CloneOf(ev))
+		for _, e := range idx.ByStart {
+			if e.Event.GetState() != eventsv1.EventState_EVENT_STATE_DRAFT && match(e) {
+				events = append(events, proto.CloneOf(e.Event))
 			}
 		}
 	}
@@ -54,17 +53,12 @@ func (s *Service) ExportCalendar(ctx context.Context, req *eventsv1.ExportCalend
 	b.line("CALSCALE:GREGORIAN")
 	b.line("METHOD:PUBLISH")
 	b.prop("X-WR-CALNAME", "Regional Conference on Migration")
-	for _, ev := range sortedByStart(events) {
+	for _, ev := range events { // by start time
 		localize(ev, wanted)
 		s.vevent(&b, ev)
 	}
 	b.line("END:VCALENDAR")
 	return &httpbody.HttpBody{ContentType: "text/calendar; charset=utf-8", Data: []byte(b.String())}, nil
-}
-
-func sortedByStart(events []*eventsv1.Event) []*eventsv1.Event {
-	slices.SortStableFunc(events, func(a, b *eventsv1.Event) int { return strings.Compare(startKey(a), startKey(b)) })
-	return events
 }
 
 const icalTime = "20060102T150405Z"

@@ -12,6 +12,7 @@ import (
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/filter"
 	"convene.dev/platform/paging"
+	"convene.dev/services/events/internal/store"
 )
 
 // ListEvents implements EventServiceServer.
@@ -34,43 +35,47 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 		return nil, err
 	}
 
-	all, seq, err := s.store.List(ctx)
+	idx, err := s.store.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	type keyed struct {
-		key string
-		ev  *eventsv1.Event
+	entries := idx.ByStart
+	if order.byTitle {
+		entries = idx.ByTitle
 	}
-	var matched []keyed
-	for _, ev := range all {
-		if match(ev) && visible(ctx, ev) {
-			matched = append(matched, keyed{order.key(ev), ev})
+	key := order.key
+	// One pass in the order asked: count every match, keep the page after
+	// the token's key, and note whether more follow.
+	resp := &eventsv1.ListEventsResponse{ChangeSequence: idx.Sequence}
+	var page []*store.Entry
+	more := false
+	for i := range entries {
+		e := entries[i]
+		if order.desc {
+			e = entries[len(entries)-1-i]
+		}
+		if !match(e) || !visible(ctx, e.Event) {
+			continue
+		}
+		resp.TotalSize++
+		k := key(e)
+		if after != "" && (!order.desc && k <= after || order.desc && k >= after) {
+			continue
+		}
+		if len(page) < size {
+			page = append(page, e)
+		} else {
+			more = true
 		}
 	}
-	cmp := func(a, b keyed) int { return strings.Compare(a.key, b.key) }
-	if order.desc {
-		cmp = func(a, b keyed) int { return strings.Compare(b.key, a.key) }
-	}
-	slices.SortFunc(matched, cmp)
-
-	start := 0
-	if after != "" {
-		start, _ = slices.BinarySearchFunc(matched, keyed{key: after}, cmp)
-		if start < len(matched) && matched[start].key == after {
-			start++
-		}
-	}
-	end := min(start+size, len(matched))
-	resp := &eventsv1.ListEventsResponse{TotalSize: int32(len(matched)), ChangeSequence: seq}
 	wanted := acceptedLanguages(ctx, req.GetLanguage())
-	for _, k := range matched[start:end] {
-		ev := redact(ctx, proto.CloneOf(k.ev))
+	for _, e := range page {
+		ev := redact(ctx, proto.CloneOf(e.Event))
 		localize(ev, wanted)
 		resp.Events = append(resp.Events, ev)
 	}
-	if end < len(matched) {
-		resp.NextPageToken = paging.Encode(query, matched[end-1].key)
+	if more {
+		resp.NextPageToken = paging.Encode(query, key(page[len(page)-1]))
 	}
 	return resp, nil
 }
@@ -79,28 +84,20 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 // byte order is the ascending order, ending in the unique id so that no two
 // events tie.
 type order struct {
-	name string
-	desc bool
-	key  func(*eventsv1.Event) string
+	name    string
+	desc    bool
+	byTitle bool
+	key     func(*store.Entry) string
 }
 
-func startKey(ev *eventsv1.Event) string {
-	// Unset start times sort first; others by their UTC instant (fixed width).
-	t := ""
-	if ev.GetStartTime() != nil {
-		t = ev.GetStartTime().AsTime().UTC().Format("20060102150405.000000000")
-	}
-	return t + "\x00" + ev.GetName()
-}
+func startKey(e *store.Entry) string { return e.StartKey }
 
-func titleKey(ev *eventsv1.Event) string {
-	return filter.Fold(ev.GetTitle()) + "\x00" + ev.GetName()
-}
+func titleKey(e *store.Entry) string { return e.TitleKey }
 
 func parseOrder(s string) (order, error) {
 	fields := strings.Fields(s)
 	if len(fields) == 0 {
-		return order{"start_time desc", true, startKey}, nil
+		return order{"start_time desc", true, false, startKey}, nil
 	}
 	desc := false
 	if len(fields) == 2 {
@@ -121,14 +118,14 @@ func parseOrder(s string) (order, error) {
 	}
 	switch fields[0] {
 	case "start_time":
-		return order{name, desc, startKey}, nil
+		return order{name, desc, false, startKey}, nil
 	case "title":
-		return order{name, desc, titleKey}, nil
+		return order{name, desc, true, titleKey}, nil
 	}
 	return order{}, errdefs.Violation("order_by", "unknown field %q: order by start_time or title", fields[0])
 }
 
-type predicate func(*eventsv1.Event) bool
+type predicate func(*store.Entry) bool
 
 // compileFilter turns a filter (see ListEventsRequest.filter) into a
 // predicate; every term must hold.
@@ -145,9 +142,9 @@ func compileFilter(s string) (predicate, error) {
 		}
 		preds = append(preds, p)
 	}
-	return func(ev *eventsv1.Event) bool {
+	return func(e *store.Entry) bool {
 		for _, p := range preds {
-			if !p(ev) {
+			if !p(e) {
 				return false
 			}
 		}
@@ -170,14 +167,14 @@ func compileTerm(t filter.Term) (predicate, error) {
 			return nil, filter.Errorf(t, "location.country_code takes = or !=")
 		}
 		want := strings.ToUpper(t.Value)
-		return negate(t.Op == filter.OpNe, func(ev *eventsv1.Event) bool { return ev.GetLocation().GetCountryCode() == want }), nil
+		return negate(t.Op == filter.OpNe, func(e *store.Entry) bool { return e.Event.GetLocation().GetCountryCode() == want }), nil
 	case "topics":
 		if t.Op != filter.OpEq {
 			return nil, filter.Errorf(t, "topics takes =")
 		}
 		want := filter.Fold(t.Value)
-		return func(ev *eventsv1.Event) bool {
-			return slices.ContainsFunc(ev.GetTopics(), func(topic string) bool { return filter.Fold(topic) == want })
+		return func(e *store.Entry) bool {
+			return slices.ContainsFunc(e.Event.GetTopics(), func(topic string) bool { return filter.Fold(topic) == want })
 		}, nil
 	case "start_time", "end_time":
 		return timeTerm(t)
@@ -189,7 +186,7 @@ func negate(not bool, p predicate) predicate {
 	if !not {
 		return p
 	}
-	return func(ev *eventsv1.Event) bool { return !p(ev) }
+	return func(e *store.Entry) bool { return !p(e) }
 }
 
 func enumTerm(t filter.Term, prefix string, values map[string]int32, get func(*eventsv1.Event) int32) (predicate, error) {
@@ -197,7 +194,7 @@ func enumTerm(t filter.Term, prefix string, values map[string]int32, get func(*e
 	if err != nil {
 		return nil, err
 	}
-	return negate(t.Op == filter.OpNe, func(ev *eventsv1.Event) bool { return get(ev) == want }), nil
+	return negate(t.Op == filter.OpNe, func(e *store.Entry) bool { return get(e.Event) == want }), nil
 }
 
 func timeTerm(t filter.Term) (predicate, error) {
@@ -229,8 +226,8 @@ func timeTerm(t filter.Term) (predicate, error) {
 	default:
 		return nil, filter.Errorf(t, "unsupported operator %q", t.Op)
 	}
-	return func(ev *eventsv1.Event) bool {
-		x, ok := get(ev)
+	return func(e *store.Entry) bool {
+		x, ok := get(e.Event)
 		return ok && cmp(x)
 	}, nil
 }
@@ -239,23 +236,12 @@ func timeTerm(t filter.Term) (predicate, error) {
 // language, contain every word of text (case and accents ignored).
 func freeText(text string) predicate {
 	words := strings.Fields(filter.Fold(text))
-	return func(ev *eventsv1.Event) bool {
-		hay := searchText(ev)
+	return func(e *store.Entry) bool {
 		for _, w := range words {
-			if !strings.Contains(hay, w) {
+			if !strings.Contains(e.Text, w) {
 				return false
 			}
 		}
 		return true
 	}
-}
-
-func searchText(ev *eventsv1.Event) string {
-	parts := []string{ev.GetTitle(), ev.GetSummary(), ev.GetGeneralObjective()}
-	parts = append(parts, ev.GetSpecificObjectives()...)
-	for _, tr := range ev.GetTranslations() {
-		parts = append(parts, tr.GetTitle(), tr.GetSummary(), tr.GetGeneralObjective())
-		parts = append(parts, tr.GetSpecificObjectives()...)
-	}
-	return filter.Fold(strings.Join(parts, " \x00 "))
 }

@@ -8,9 +8,11 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
+	"convene.dev/platform/filter"
 )
 
 // Store holds events by id (the last segment of their resource name). Every
@@ -23,6 +25,11 @@ type Store interface {
 	// they include. The events are shared and read-only: the caller must
 	// clone any event it changes or hands out.
 	List(ctx context.Context) (events []*eventsv1.Event, sequence int64, err error)
+
+	// Index returns every event ordered by start time and by title, with
+	// the sort keys and the folded search text computed once per change.
+	// It is shared and read-only.
+	Index(ctx context.Context) (*Index, error)
 
 	// Create stores ev under id. When requestID is not empty and a previous
 	// Create carried the same requestID, that call's event is returned with
@@ -56,4 +63,52 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+}
+
+// Index is a read-only view of every event, ordered two ways, for lists.
+type Index struct {
+	Sequence int64    // the last change it includes
+	ByStart  []*Entry // by StartKey, ascending
+	ByTitle  []*Entry // by TitleKey, ascending
+}
+
+// Entry is one event with what lists filter and sort on.
+type Entry struct {
+	Event    *eventsv1.Event // shared, read-only
+	StartKey string
+	TitleKey string
+	Text     string // title, summary and objectives in every language, folded
+}
+
+// NewEntry computes the entry of an event.
+func NewEntry(ev *eventsv1.Event) *Entry {
+	return &Entry{Event: ev, StartKey: StartKey(ev), TitleKey: TitleKey(ev), Text: SearchText(ev)}
+}
+
+// StartKey orders events by start time: a string whose byte order is the
+// order of the instants (unset first), ending in the name so that no two
+// events tie.
+func StartKey(ev *eventsv1.Event) string {
+	t := ""
+	if ev.GetStartTime() != nil {
+		t = ev.GetStartTime().AsTime().UTC().Format("20060102150405.000000000")
+	}
+	return t + "\x00" + ev.GetName()
+}
+
+// TitleKey orders events by title, ignoring case and accents.
+func TitleKey(ev *eventsv1.Event) string {
+	return filter.Fold(ev.GetTitle()) + "\x00" + ev.GetName()
+}
+
+// SearchText is what free-text filters search: the title, summary and
+// objectives in every language, folded.
+func SearchText(ev *eventsv1.Event) string {
+	parts := []string{ev.GetTitle(), ev.GetSummary(), ev.GetGeneralObjective()}
+	parts = append(parts, ev.GetSpecificObjectives()...)
+	for _, tr := range ev.GetTranslations() {
+		parts = append(parts, tr.GetTitle(), tr.GetSummary(), tr.GetGeneralObjective())
+		parts = append(parts, tr.GetSpecificObjectives()...)
+	}
+	return filter.Fold(strings.Join(parts, " \x00 "))
 }

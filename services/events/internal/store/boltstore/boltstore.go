@@ -26,6 +26,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,9 +63,10 @@ type Store struct {
 	writeMu sync.Mutex // held by writers across the transaction and the cache update
 
 	mu       sync.RWMutex // guards the fields below
-	events   map[string]*eventsv1.Event
+	events   map[string]*store.Entry
 	head     int64         // the sequence number of the newest change
 	advanced chan struct{} // closed, and replaced, when head moves
+	index    *store.Index  // nil after a change, until the next Index call
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,7 +74,7 @@ var _ store.Store = (*Store)(nil)
 // New creates the buckets if needed and loads every event into memory. The
 // store takes ownership of db and closes it in Close. now stamps the changes.
 func New(db *bolt.DB, now func() time.Time) (*Store, error) {
-	s := &Store{db: db, now: now, events: map[string]*eventsv1.Event{}, advanced: make(chan struct{})}
+	s := &Store{db: db, now: now, events: map[string]*store.Entry{}, advanced: make(chan struct{})}
 	err := db.Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(bucketV1)
 		if err != nil {
@@ -88,7 +91,7 @@ func New(db *bolt.DB, now func() time.Time) (*Store, error) {
 			if err := proto.Unmarshal(v, ev); err != nil {
 				return fmt.Errorf("event %q: %w", k, err)
 			}
-			s.events[string(k)] = ev
+			s.events[string(k)] = store.NewEntry(ev)
 			return nil
 		})
 	})
@@ -130,12 +133,12 @@ func record(tx *bolt.Tx, typ eventsv1.EventChange_Type, ev *eventsv1.Event, at *
 // Get implements store.Store.
 func (s *Store) Get(_ context.Context, id string) (*eventsv1.Event, error) {
 	s.mu.RLock()
-	ev, ok := s.events[id]
+	e, ok := s.events[id]
 	s.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("event %q: %w", id, errdefs.ErrNotFound)
 	}
-	return proto.CloneOf(ev), nil
+	return proto.CloneOf(e.Event), nil
 }
 
 // List implements store.Store.
@@ -143,10 +146,34 @@ func (s *Store) List(context.Context) ([]*eventsv1.Event, int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]*eventsv1.Event, 0, len(s.events))
-	for _, ev := range s.events {
-		out = append(out, ev)
+	for _, e := range s.events {
+		out = append(out, e.Event)
 	}
 	return out, s.head, nil
+}
+
+// Index implements store.Store. It is built once after each change, on
+// the first call that needs it.
+func (s *Store) Index(context.Context) (*store.Index, error) {
+	s.mu.RLock()
+	idx := s.index
+	s.mu.RUnlock()
+	if idx != nil {
+		return idx, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		idx := &store.Index{Sequence: s.head, ByStart: make([]*store.Entry, 0, len(s.events))}
+		for _, e := range s.events {
+			idx.ByStart = append(idx.ByStart, e)
+		}
+		idx.ByTitle = slices.Clone(idx.ByStart)
+		slices.SortFunc(idx.ByStart, func(a, b *store.Entry) int { return strings.Compare(a.StartKey, b.StartKey) })
+		slices.SortFunc(idx.ByTitle, func(a, b *store.Entry) int { return strings.Compare(a.TitleKey, b.TitleKey) })
+		s.index = idx
+	}
+	return s.index, nil
 }
 
 // Create implements store.Store.
@@ -256,14 +283,19 @@ func (s *Store) Delete(_ context.Context, id string, check func(*eventsv1.Event)
 
 // committed updates the in-memory copy (ev nil: deleted) and wakes watchers.
 func (s *Store) committed(seq int64, id string, ev *eventsv1.Event) {
+	var e *store.Entry
+	if ev != nil {
+		e = store.NewEntry(ev) // outside the lock: folding text takes a while
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ev == nil {
+	if e == nil {
 		delete(s.events, id)
 	} else {
-		s.events[id] = ev
+		s.events[id] = e
 	}
 	s.head = seq
+	s.index = nil
 	close(s.advanced)
 	s.advanced = make(chan struct{})
 }
