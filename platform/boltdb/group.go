@@ -26,6 +26,18 @@ type Group struct {
 	close sync.Once
 
 	commits, writes atomic.Int64 // transactions committed, and the writes in them
+
+	begin        func(*bolt.Tx)       // see OnTransaction
+	beforeCommit func(*bolt.Tx) error // see OnTransaction
+}
+
+// OnTransaction sets functions that run, on the committer, at the start of
+// each shared transaction and after its last write, before the commit —
+// for state that the writes of one transaction share (counters decoded
+// once, written once). An error from beforeCommit fails the whole batch.
+// Call it before the first Update.
+func (g *Group) OnTransaction(begin func(*bolt.Tx), beforeCommit func(*bolt.Tx) error) {
+	g.begin, g.beforeCommit = begin, beforeCommit
 }
 
 type call struct {
@@ -87,11 +99,17 @@ func (g *Group) commit(batch []*call) {
 	for len(batch) > 0 {
 		failed, failure := -1, error(nil)
 		err := g.db.Update(func(tx *bolt.Tx) error {
+			if g.begin != nil {
+				g.begin(tx)
+			}
 			for i, c := range batch {
 				if err := run(c.fn, tx); err != nil {
 					failed, failure = i, err
 					return errFailed
 				}
+			}
+			if g.beforeCommit != nil {
+				return g.beforeCommit(tx)
 			}
 			return nil
 		})

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
@@ -73,6 +74,17 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 type Store struct {
 	db    *bolt.DB
 	group *boltdb.Group
+
+	// shared is the state of the group transaction under way: each event's
+	// view, with its counters decoded once and written once, before the
+	// commit. Only the committer goroutine touches it.
+	shared map[string]*eventTx
+
+	// events caches the saved copies of the events (read on every
+	// registration), filled on first read and kept current by the commits
+	// that change them.
+	eventsMu sync.RWMutex
+	events   map[string]*eventsv1.Event
 }
 
 // groupSize is the most writes that share one transaction.
@@ -97,7 +109,45 @@ func New(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
-	return &Store{db: db, group: boltdb.NewGroup(db, groupSize)}, nil
+	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}}
+	s.group.OnTransaction(
+		func(*bolt.Tx) { s.shared = map[string]*eventTx{} },
+		func(*bolt.Tx) error {
+			for _, t := range s.shared {
+				if err := t.commit(); err != nil {
+					return err
+				}
+			}
+			s.shared = nil
+			return nil
+		})
+	return s, nil
+}
+
+// eventInTx returns the event's view in the group transaction under way,
+// shared by every write of that transaction.
+func (s *Store) eventInTx(tx *bolt.Tx, eventID string) (*eventTx, error) {
+	if t := s.shared[eventID]; t != nil {
+		return t, nil
+	}
+	t, err := openEvent(tx, eventID, true)
+	if err != nil {
+		return nil, err
+	}
+	t.store = s
+	s.shared[eventID] = t
+	return t, nil
+}
+
+// cacheEvent records a committed copy of an event (nil: forgotten).
+func (s *Store) cacheEvent(eventID string, ev *eventsv1.Event) {
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
+	if ev == nil {
+		delete(s.events, eventID)
+	} else {
+		s.events[eventID] = ev
+	}
 }
 
 // EmailKey is the form of an e-mail address that must be unique per event.
@@ -118,6 +168,7 @@ func decode(v []byte) (*registrationsv1.Registration, error) {
 // eventTx implements store.Tx over the buckets of one event.
 type eventTx struct {
 	tx      *bolt.Tx
+	store   *Store // in write transactions: whose event cache follows the commit
 	eventID string
 	bucket  *bolt.Bucket // nil in a read transaction for an event with no bucket
 	counts  *store.Counts
@@ -297,10 +348,20 @@ func (t *eventTx) SetEvent(ev *eventsv1.Event) error {
 	if bytes.Equal(t.bucket.Get(keyEvent), v) {
 		return nil
 	}
+	if t.store != nil {
+		kept, id := proto.CloneOf(ev), t.eventID
+		t.tx.OnCommit(func() { t.store.cacheEvent(id, kept) })
+	}
 	return t.bucket.Put(keyEvent, v)
 }
 
-func (t *eventTx) ForgetEvent() error { return t.bucket.Delete(keyEvent) }
+func (t *eventTx) ForgetEvent() error {
+	if t.store != nil {
+		id := t.eventID
+		t.tx.OnCommit(func() { t.store.cacheEvent(id, nil) })
+	}
+	return t.bucket.Delete(keyEvent)
+}
 
 func (t *eventTx) ForEach(fn func(*registrationsv1.Registration) error) error {
 	regs := t.sub(bucketRegistrations)
@@ -329,7 +390,8 @@ func (t *eventTx) SetSecretHash(id, hash string) error {
 
 func (t *eventTx) SetFeedSequence(seq int64) error { return putFeedSequence(t.tx, seq) }
 
-// commit writes the counters if they changed.
+// commit writes the counters if they changed; the store calls it once per
+// transaction, after the last write.
 func (t *eventTx) commit() error {
 	if !t.dirty {
 		return nil
@@ -344,14 +406,11 @@ func (t *eventTx) commit() error {
 // Update implements store.Store.
 func (s *Store) Update(_ context.Context, eventID string, fn func(store.Tx) error) error {
 	return s.group.Update(func(tx *bolt.Tx) error {
-		t, err := openEvent(tx, eventID, true)
+		t, err := s.eventInTx(tx, eventID)
 		if err != nil {
 			return err
 		}
-		if err := fn(t); err != nil {
-			return err
-		}
-		return t.commit()
+		return fn(t) // the counters are written before the commit
 	})
 }
 
@@ -376,7 +435,7 @@ func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(sto
 				return nil
 			}
 		}
-		t, err := openEvent(tx, eventID, true)
+		t, err := s.eventInTx(tx, eventID)
 		if err != nil {
 			return err
 		}
@@ -390,7 +449,7 @@ func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(sto
 			}
 		}
 		out, created = reg, true
-		return t.commit()
+		return nil // the counters are written before the commit
 	})
 	if err != nil {
 		return nil, false, err
@@ -512,8 +571,14 @@ func (s *Store) Counts(_ context.Context, eventID string) (*store.Counts, error)
 }
 
 // Event implements store.Store.
+// The copy is shared and read-only.
 func (s *Store) Event(_ context.Context, eventID string) (*eventsv1.Event, error) {
-	var ev *eventsv1.Event
+	s.eventsMu.RLock()
+	ev, ok := s.events[eventID]
+	s.eventsMu.RUnlock()
+	if ok {
+		return ev, nil
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		t, err := openEvent(tx, eventID, false)
 		if err != nil {
@@ -522,6 +587,13 @@ func (s *Store) Event(_ context.Context, eventID string) (*eventsv1.Event, error
 		ev = t.Event()
 		return nil
 	})
+	if err == nil && ev != nil {
+		s.eventsMu.Lock()
+		if _, ok := s.events[eventID]; !ok { // a commit may have been quicker
+			s.events[eventID] = ev
+		}
+		s.eventsMu.Unlock()
+	}
 	return ev, err
 }
 
