@@ -6,6 +6,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"runtime/debug"
 	"strings"
 )
 
@@ -36,4 +37,14 @@ func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool
 		}
 	})
 	return err
+}
+
+// SetMemoryLimit gives the Go runtime a soft memory limit (debug.SetMemoryLimit),
+// so that it collects garbage harder before a process grows past it, unless
+// the operator set GOMEMLIMIT. It is not a cap: a process that needs more
+// still gets it.
+func SetMemoryLimit(bytes int64, lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(bytes)
+	}
 }

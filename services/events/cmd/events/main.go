@@ -104,6 +104,7 @@ func run(args []string) error {
 		fmt.Println(version)
 		return nil
 	}
+	config.SetMemoryLimit(160<<20, os.LookupEnv) // stays well inside 256 MiB under load
 	if cfg.ChangeRetention <= 0 {
 		return fmt.Errorf("-change-retention must be positive, got %s", cfg.ChangeRetention)
 	}

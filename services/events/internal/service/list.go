@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -39,25 +40,30 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 	if err != nil {
 		return nil, err
 	}
-	entries := idx.ByStart
-	if order.byTitle {
-		entries = idx.ByTitle
-	}
+	matched := s.matches.get(idx, req.GetFilter(), order.byTitle, seesDrafts(ctx), func() []*store.Entry {
+		entries := idx.ByStart
+		if order.byTitle {
+			entries = idx.ByTitle
+		}
+		var out []*store.Entry
+		for _, e := range entries {
+			if match(e) && visible(ctx, e.Event) {
+				out = append(out, e)
+			}
+		}
+		return out
+	})
 	key := order.key
-	// One pass in the order asked: count every match, keep the page after
-	// the token's key, and note whether more follow.
-	resp := &eventsv1.ListEventsResponse{ChangeSequence: idx.Sequence}
+	// One pass in the order asked: keep the page after the token's key,
+	// and note whether more follow.
+	resp := &eventsv1.ListEventsResponse{ChangeSequence: idx.Sequence, TotalSize: int32(len(matched))}
 	var page []*store.Entry
 	more := false
-	for i := range entries {
-		e := entries[i]
+	for i := range matched {
+		e := matched[i]
 		if order.desc {
-			e = entries[len(entries)-1-i]
+			e = matched[len(matched)-1-i]
 		}
-		if !match(e) || !visible(ctx, e.Event) {
-			continue
-		}
-		resp.TotalSize++
 		k := key(e)
 		if after != "" && (!order.desc && k <= after || order.desc && k >= after) {
 			continue
@@ -66,6 +72,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 			page = append(page, e)
 		} else {
 			more = true
+			break
 		}
 	}
 	wanted := acceptedLanguages(ctx, req.GetLanguage())
@@ -244,4 +251,41 @@ func freeText(text string) predicate {
 		}
 		return true
 	}
+}
+
+// matchCache keeps, for the current index, the entries that recent filters
+// matched (in the index's order): a list then costs a page, not a scan of
+// every event. A new index (any change) empties it.
+type matchCache struct {
+	mu  sync.Mutex
+	idx *store.Index
+	m   map[matchKey][]*store.Entry
+}
+
+type matchKey struct {
+	filter            string
+	byTitle, privileged bool
+}
+
+// matchCacheSize bounds how many filters are kept per index.
+const matchCacheSize = 256
+
+func (c *matchCache) get(idx *store.Index, filter string, byTitle, privileged bool, compute func() []*store.Entry) []*store.Entry {
+	k := matchKey{filter, byTitle, privileged}
+	c.mu.Lock()
+	if c.idx == idx {
+		if m, ok := c.m[k]; ok {
+			c.mu.Unlock()
+			return m
+		}
+	}
+	c.mu.Unlock()
+	m := compute()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idx != idx || len(c.m) >= matchCacheSize {
+		c.idx, c.m = idx, map[matchKey][]*store.Entry{}
+	}
+	c.m[k] = m
+	return m
 }

@@ -30,6 +30,7 @@ type Service struct {
 	now       func() time.Time
 	stop      <-chan struct{}
 	publicURL string // the web page's address, for links in calendars
+	matches   matchCache
 }
 
 // New returns a Service. now is time.Now outside tests; when stop is closed

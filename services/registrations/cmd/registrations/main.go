@@ -109,6 +109,7 @@ func run(args []string) error {
 		fmt.Println(version)
 		return nil
 	}
+	config.SetMemoryLimit(160<<20, os.LookupEnv) // stays well inside 256 MiB under load
 	log, err := logs.New(os.Stderr, cfg.LogFormat, "registrations")
 	if err != nil {
 		return err
