@@ -48,6 +48,7 @@ func run(args []string) error {
 		fmt.Println(version)
 		return nil
 	}
+	config.SetMemoryLimit(160<<20, os.LookupEnv) // stays well inside 256 MiB under load
 	log, err := logs.New(os.Stderr, logFormat, "gateway")
 	if err != nil {
 		return err

@@ -263,7 +263,7 @@ type matchCache struct {
 }
 
 type matchKey struct {
-	filter            string
+	filter              string
 	byTitle, privileged bool
 }
 
