@@ -21,11 +21,6 @@ type Store interface {
 	// Get returns a copy of the event.
 	Get(ctx context.Context, id string) (*eventsv1.Event, error)
 
-	// List returns every event and the sequence number of the last change
-	// they include. The events are shared and read-only: the caller must
-	// clone any event it changes or hands out.
-	List(ctx context.Context) (events []*eventsv1.Event, sequence int64, err error)
-
 	// Index returns every event ordered by start time and by title, with
 	// the sort keys and the folded search text computed once per change.
 	// It is shared and read-only.

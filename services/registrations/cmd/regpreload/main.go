@@ -30,9 +30,11 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/etag"
 	"convene.dev/services/registrations/internal/policy"
+	"convene.dev/services/registrations/internal/service"
 	"convene.dev/services/registrations/internal/store"
 	"convene.dev/services/registrations/internal/store/boltstore"
 )
@@ -84,7 +86,7 @@ func run(args []string) error {
 		batch := min(*perTx, *n-done)
 		from := done
 		err := st.Update(ctx, eventID, func(tx store.Tx) error {
-			if err := tx.SetEvent(saved(ev)); err != nil {
+			if err := tx.SetEvent(service.Saved(ev)); err != nil {
 				return err
 			}
 			for i := from; i < from+batch; i++ {
@@ -137,25 +139,7 @@ func insert(tx store.Tx, ev *eventsv1.Event, tag string, i int) error {
 		return err
 	}
 	secret := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(tag), uint64(i)))
-	sum := sha256.Sum256([]byte(hex.EncodeToString(secret[:16])))
-	return tx.SetSecretHash(name[strings.LastIndexByte(name, '/')+1:], hex.EncodeToString(sum[:]))
-}
-
-// saved is the part of the event the registrations service keeps (as its
-// service package saves it).
-func saved(ev *eventsv1.Event) *eventsv1.Event {
-	return &eventsv1.Event{
-		Name:               ev.GetName(),
-		State:              ev.GetState(),
-		AttendanceMode:     ev.GetAttendanceMode(),
-		StartTime:          ev.GetStartTime(),
-		EndTime:            ev.GetEndTime(),
-		RegistrationPolicy: ev.GetRegistrationPolicy(),
-		UpdateTime:         ev.GetUpdateTime(),
-		Etag:               ev.GetEtag(),
-		Revision:           ev.GetRevision(),
-		OnlineMeetingUrl:   ev.GetOnlineMeetingUrl(),
-	}
+	return tx.SetSecretHash(name[strings.LastIndexByte(name, '/')+1:], auth.HashToken(hex.EncodeToString(secret[:16])))
 }
 
 var (

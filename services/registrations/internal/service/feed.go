@@ -55,7 +55,7 @@ func (s *Service) applyEvent(tx store.Tx, ev *eventsv1.Event, deleted, snapshot 
 		}
 		return s.cancelAll(tx)
 	}
-	if err := tx.SetEvent(saved(ev)); err != nil {
+	if err := tx.SetEvent(Saved(ev)); err != nil {
 		return err
 	}
 	if ev.GetState() == eventsv1.EventState_EVENT_STATE_CANCELLED {

@@ -81,8 +81,9 @@ func (s *Service) eventOf(ctx context.Context, eventID string, fallback bool) (*
 	return nil, err
 }
 
-// saved is the part of an event that the registrations service keeps.
-func saved(ev *eventsv1.Event) *eventsv1.Event {
+// Saved is the part of an event that the registrations service keeps (a
+// preload writes the same).
+func Saved(ev *eventsv1.Event) *eventsv1.Event {
 	return &eventsv1.Event{
 		Name:               ev.GetName(),
 		State:              ev.GetState(),
@@ -137,7 +138,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	secret := newSecret() // returned once; only its hash is kept
 	create := func(ev *eventsv1.Event) (*registrationsv1.Registration, error) {
 		stored, created, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
-			if err := tx.SetEvent(saved(ev)); err != nil {
+			if err := tx.SetEvent(Saved(ev)); err != nil {
 				return nil, err
 			}
 			// Seats freed since the last change (a raised capacity) go to
@@ -321,7 +322,7 @@ func (s *Service) transition(ctx context.Context, name, wantEtag string, what ac
 			return err
 		}
 		if ev != nil {
-			if err := tx.SetEvent(saved(ev)); err != nil {
+			if err := tx.SetEvent(Saved(ev)); err != nil {
 				return err
 			}
 			if err := policy.Promote(ev, tx, s.touch); err != nil {

@@ -141,17 +141,6 @@ func (s *Store) Get(_ context.Context, id string) (*eventsv1.Event, error) {
 	return proto.CloneOf(e.Event), nil
 }
 
-// List implements store.Store.
-func (s *Store) List(context.Context) ([]*eventsv1.Event, int64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*eventsv1.Event, 0, len(s.events))
-	for _, e := range s.events {
-		out = append(out, e.Event)
-	}
-	return out, s.head, nil
-}
-
 // Index implements store.Store. It is built once after each change, on
 // the first call that needs it.
 func (s *Store) Index(context.Context) (*store.Index, error) {

@@ -49,8 +49,8 @@ func TestChangesRecordEveryWrite(t *testing.T) {
 				t.Errorf("change %d = %v, want type %v sequence %d", i, ch, want[i], i+1)
 			}
 		}
-		if _, seq, _ := s.List(ctx); seq != 3 {
-			t.Errorf("List sequence = %d, want 3", seq)
+		if idx, _ := s.Index(ctx); idx.Sequence != 3 {
+			t.Errorf("Index sequence = %d, want 3", idx.Sequence)
 		}
 		if rest, _ := s.Changes(ctx, 2, 100); len(rest) != 1 || rest[0].GetSequence() != 3 {
 			t.Errorf("Changes after 2 = %v", rest)
