@@ -120,3 +120,33 @@ func TestTraceContext(t *testing.T) {
 		return true
 	})
 }
+
+// TestProfiles: Go's profiles are not served unless -pprof asks for them,
+// and then only on the metrics address.
+func TestProfiles(t *testing.T) {
+	get := func(addr, path string) int {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s%s: %v", addr, path, err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	s := startSystemWith(t, []string{"-pprof"}, nil)
+	if code := get(s.metricsAddr[0], "/debug/pprof/heap?debug=1"); code != http.StatusOK {
+		t.Errorf("events -pprof: /debug/pprof/heap answered %d", code)
+	}
+	if code := get(s.metricsAddr[0], "/debug/pprof/profile?seconds=1"); code != http.StatusOK {
+		t.Errorf("events -pprof: a CPU profile answered %d", code)
+	}
+	for _, i := range []int{1, 2} { // registrations and gateway, without the flag
+		if code := get(s.metricsAddr[i], "/debug/pprof/"); code != http.StatusNotFound {
+			t.Errorf("process %d without -pprof: /debug/pprof/ answered %d, want 404", i, code)
+		}
+	}
+	if code := get(strings.TrimPrefix(s.httpURL, "http://"), "/debug/pprof/"); code == http.StatusOK {
+		t.Errorf("the public HTTP address serves profiles")
+	}
+}

@@ -44,6 +44,7 @@ type Options struct {
 	RateBurst         int           // and how many may come at once
 	CORSOrigins       string        // comma-separated origins allowed to call from browsers; none by default
 	MetricsAddr       string        // serves /metrics; empty turns it off
+	Pprof             bool          // also serves Go's profiles at /debug/pprof/ on MetricsAddr
 	OTLPEndpoint      string        // host:port of an OTLP/gRPC collector for trace spans; empty: none
 	Logger            *slog.Logger
 }
@@ -81,6 +82,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{opts: opts, metrics: telemetry.NewMetrics(), tracing: tracing}
+	g.metrics.Profiling = opts.Pprof
 	events, err := dial(opts.EventsAddr, g.metrics, tracing)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -113,7 +114,14 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 	}
 	unary = append(unary, v.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
 	stream = append(stream, v.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes)}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
+		grpc.ForceServerCodecV2(newCodec()),
+		// Calls run on long-lived workers whose stacks have already grown
+		// through the interceptors, rather than each on a new goroutine
+		// (when all are busy, gRPC starts a goroutine as before).
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	}
 	if cfg.Tracing != nil {
 		opts = append(opts, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
 	}

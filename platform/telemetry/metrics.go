@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -25,6 +26,10 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	Server   *grpcprom.ServerMetrics
 	Client   *grpcprom.ClientMetrics
+	// Profiling adds Go's profiles (net/http/pprof) under /debug/pprof/
+	// on the metrics address. Off by default: a CPU profile costs the
+	// process while it runs, and the metrics address is for scrapers.
+	Profiling bool
 }
 
 // latencyBuckets suit calls of a fraction of a millisecond to seconds.
@@ -50,6 +55,14 @@ func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) erro
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	if m.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	// No WriteTimeout: a CPU profile streams for as long as it was asked.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -83,6 +83,14 @@ type Config struct {
 	// measuring window (<key>.perf.data), to see where the CPU goes.
 	ProfileDir string
 	QuietWait  time.Duration // how long to wait for other processes to quieten before each measurement
+	// PprofDir, when set, starts the services with -pprof and saves a Go
+	// CPU profile of each running service per measuring window
+	// (<key>.<log name>.pprof).
+	PprofDir string
+	// Only, when set, runs only the measurements with these keys (empty,
+	// create-grpc, list-grpc, storage-batch, create-1M, …) and writes no
+	// report: for working on one figure.
+	Only map[string]bool
 }
 
 // DefaultConfig returns the settings of `make bench`.
@@ -108,7 +116,15 @@ func main() {
 	flag.BoolVar(&cfg.DecodeAll, "decode-all", false, "decode every answer of ListEvents and GetEvent (by default the first is checked in full, the rest only read)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", cfg.QuietWait, "how long to wait, before each measurement, for other processes to stop using the CPU")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "folder for a perf record (-a -g) of each measuring window (needs perf)")
+	flag.StringVar(&cfg.PprofDir, "pprof", "", "folder for Go CPU profiles of the services during each measuring window")
+	only := flag.String("only", "", "comma-separated measurement keys to run (e.g. create-grpc,list-grpc); writes no report")
 	flag.Parse()
+	if *only != "" {
+		cfg.Only = map[string]bool{}
+		for _, k := range strings.Split(*only, ",") {
+			cfg.Only[strings.TrimSpace(k)] = true
+		}
+	}
 	if cfg.BinDir == "" {
 		fmt.Fprintln(os.Stderr, "bench: -bin is required")
 		os.Exit(2)
@@ -199,8 +215,10 @@ func run(ctx context.Context, cfg Config) (err error) {
 	}
 
 	// 1. The storage limit, before anything else runs.
-	if err := h.storageLimit(ctx); err != nil {
-		return err
+	if h.wants("storage-group") || h.wants("storage-batch") {
+		if err := h.storageLimit(ctx); err != nil {
+			return err
+		}
 	}
 	// 2-5. The system with fresh data.
 	if err := h.startSystem(ctx); err != nil {
@@ -223,15 +241,22 @@ func run(ctx context.Context, cfg Config) (err error) {
 
 	// 6-7. CreateRegistration on small and large databases.
 	h.registrations.Stop()
-	if err := h.storedRun(ctx, "1k", 1000, "stored-1k"); err != nil {
-		return err
+	if h.wants("create-1k") {
+		if err := h.storedRun(ctx, "1k", 1000, "stored-1k"); err != nil {
+			return err
+		}
 	}
-	if err := h.storedRun(ctx, "1M", cfg.Preload, "stored-1m"); err != nil {
-		return err
+	if h.wants("create-1M") {
+		if err := h.storedRun(ctx, "1M", cfg.Preload, "stored-1m"); err != nil {
+			return err
+		}
 	}
 	h.recordRSS("bench (load generator, in-process bbolt)", nil)
 	total := time.Since(begin)
 	logf("all measurements took %s", total.Round(time.Second))
+	if cfg.Only != nil {
+		return nil // a partial run: the table would be mostly empty
+	}
 	return h.report(total)
 }
 
@@ -293,6 +318,9 @@ func (h *harness) start(name, logName string, args ...string) (*procs.Proc, erro
 		}
 		args = append(args, "-metrics-addr", addr)
 		metrics = addr
+		if h.cfg.PprofDir != "" {
+			args = append(args, "-pprof")
+		}
 	}
 	p, err := procs.Start(name, bin, filepath.Join(h.dir, logName+".log"), args...)
 	if err != nil {
@@ -321,6 +349,9 @@ func (h *harness) record(key string, r load.Result) {
 // A measurement that others disturbed (they used more than disturbedCores
 // on average) is made once more, and the less disturbed of the two kept.
 func (h *harness) measure(ctx context.Context, key, name string, call load.Call) {
+	if !h.wants(key) {
+		return
+	}
 	for attempt := 1; ; attempt++ {
 		if c := h.foreign.WaitQuiet(ctx, quietCores, h.cfg.QuietWait); c >= quietCores {
 			h.note("%s: other processes kept using %.2f cores for %s before it; measured anyway", name, c, h.cfg.QuietWait)
@@ -330,6 +361,9 @@ func (h *harness) measure(ctx context.Context, key, name string, call load.Call)
 		var done <-chan struct{}
 		if h.cfg.ProfileDir != "" {
 			done = h.profile(ctx, key)
+		}
+		if h.cfg.PprofDir != "" {
+			done = h.pprof(ctx, key, done)
 		}
 		r := load.Run(ctx, name, h.cfg.Workers, h.cfg.Warmup, h.cfg.Window, call)
 		others := h.foreign.Cores()
@@ -444,6 +478,71 @@ func (h *harness) profile(ctx context.Context, key string) <-chan struct{} {
 	}()
 	return done
 }
+
+// pprof fetches a Go CPU profile of every running service that serves
+// one, over the measuring window; the channel closes when all are saved
+// (and after prev, if any).
+func (h *harness) pprof(ctx context.Context, key string, prev <-chan struct{}) <-chan struct{} {
+	h.mu.Lock()
+	ps := slices.Clone(h.procs)
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if prev != nil {
+			defer func() { <-prev }()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(h.cfg.Warmup):
+		}
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			if p.MetricsAddr == "" || p.Exited() {
+				continue
+			}
+			wg.Go(func() {
+				u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.MetricsAddr, int(h.cfg.Window.Seconds()))
+				out := filepath.Join(h.cfg.PprofDir, key+"."+strings.TrimSuffix(filepath.Base(p.Log), ".log")+".pprof")
+				if err := fetchTo(ctx, u, out); err != nil {
+					h.note("pprof for %s of %s: %v", key, p.Log, err)
+				}
+				// Allocations since the process started: read with
+				// -sample_index=alloc_space, mostly this window's.
+				u = fmt.Sprintf("http://%s/debug/pprof/allocs", p.MetricsAddr)
+				if err := fetchTo(ctx, u, strings.TrimSuffix(out, ".pprof")+".allocs.pprof"); err != nil {
+					h.note("allocs for %s of %s: %v", key, p.Log, err)
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	return done
+}
+
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// wants tells whether the run includes the measurement key.
+func (h *harness) wants(key string) bool { return h.cfg.Only == nil || h.cfg.Only[key] }
 
 // quietCores is how much CPU other processes may use while we measure.
 const quietCores = 0.15

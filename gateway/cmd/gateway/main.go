@@ -40,6 +40,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (none by default)")
 	fs.StringVar(&opts.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&opts.MetricsAddr, "metrics-addr", opts.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
+	fs.BoolVar(&opts.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err

@@ -41,6 +41,8 @@ type Config struct {
 	ChangeRetention time.Duration
 	// MetricsAddr serves /metrics; empty turns it off.
 	MetricsAddr string
+	// Pprof adds /debug/pprof/ to the metrics address.
+	Pprof bool
 	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
 	OTLPEndpoint string
 	// PublicURL is the web page's address, for the links in calendars.
@@ -96,6 +98,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "address of the web page, for the event links in calendar files")
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -155,6 +158,7 @@ func run(args []string) error {
 	}
 
 	metrics := telemetry.NewMetrics()
+	metrics.Profiling = cfg.Pprof
 	metrics.Registry.MustRegister(st.Collector())
 	cfg.GRPC.Metrics = metrics
 	if cfg.MetricsAddr != "" {
@@ -168,7 +172,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc)
+	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc.GRPC())
 	go compactLoop(ctx, log, st, cfg.ChangeRetention)
 	return srv.Run(ctx)
 }

@@ -214,7 +214,7 @@ func benchServe(b *testing.B, svc *service.Service) *grpc.ClientConn {
 	cfg.Metrics = telemetry.NewMetrics()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpcserver.NewOnListener(lis, cfg, log, v)
-	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc)
+	eventsv1.RegisterEventServiceServer(srv.GRPC(), svc.GRPC())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Run(ctx) }()

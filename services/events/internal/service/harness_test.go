@@ -59,6 +59,9 @@ func (c *clock) Advance(d time.Duration) time.Time {
 type env struct {
 	client eventsv1.EventServiceClient
 	public eventsv1.EventServiceClient
+	// plain serves the same Service registered as it is, without the
+	// encodings of GRPC(): the reference answers (organizer, public).
+	plain, plainPublic eventsv1.EventServiceClient
 	clock  *clock
 	store  *boltstore.Store
 }
@@ -97,37 +100,47 @@ func newEnv(t testing.TB) *env {
 	clk := &clock{now: t0}
 	cfg := grpcserver.DefaultConfig("bufnet")
 	cfg.Guard = auth.NewGuard(authn, service.AccessTable())
-	lis := bufconn.Listen(1 << 20)
-	srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), v)
 	stop := make(chan struct{})
-	eventsv1.RegisterEventServiceServer(srv.GRPC(), service.New(st, v, clk.Now, stop))
+	svc := service.New(st, v, clk.Now, stop)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Run(ctx) }()
-	dial := func(token string) *grpc.ClientConn {
-		opts := []grpc.DialOption{
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+	var servers sync.WaitGroup
+	var conns []*grpc.ClientConn
+	// serve registers impl on a new in-memory server and returns clients
+	// as an organizer and as the public.
+	serve := func(impl eventsv1.EventServiceServer) (org, pub eventsv1.EventServiceClient) {
+		lis := bufconn.Listen(1 << 20)
+		srv := grpcserver.NewOnListener(lis, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), v)
+		eventsv1.RegisterEventServiceServer(srv.GRPC(), impl)
+		servers.Go(func() { _ = srv.Run(ctx) })
+		dial := func(token string) eventsv1.EventServiceClient {
+			opts := []grpc.DialOption{
+				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+			}
+			if token != "" {
+				opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials(token)))
+			}
+			conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+			return eventsv1.NewEventServiceClient(conn)
 		}
-		if token != "" {
-			opts = append(opts, grpc.WithPerRPCCredentials(auth.TokenCredentials(token)))
-		}
-		conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return conn
+		return dial(organizerToken), dial("")
 	}
-	org, pub := dial(organizerToken), dial("")
+	org, pub := serve(svc.GRPC())
+	plainOrg, plainPub := serve(svc)
 	t.Cleanup(func() {
-		org.Close()
-		pub.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		close(stop)
 		cancel()
-		<-done
+		servers.Wait()
 		st.Close()
 	})
-	return &env{client: eventsv1.NewEventServiceClient(org), public: eventsv1.NewEventServiceClient(pub), clock: clk, store: st}
+	return &env{client: org, public: pub, plain: plainOrg, plainPublic: plainPub, clock: clk, store: st}
 }
 
 func ts(s string) *timestamppb.Timestamp {

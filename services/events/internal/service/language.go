@@ -72,22 +72,35 @@ func defaultLanguage(ev *eventsv1.Event) string {
 // (its default language otherwise) and says which, in ev.language. A field
 // the translation leaves empty keeps the default text.
 func localize(ev *eventsv1.Event, wanted []string) {
+	translate(ev, chooseLanguage(ev, wanted))
+}
+
+// chooseLanguage returns the first wanted language that ev is written in:
+// its default language, or one it has a translation into. Without any,
+// the default language.
+func chooseLanguage(ev *eventsv1.Event, wanted []string) string {
 	lang := defaultLanguage(ev)
 	for _, w := range wanted {
 		if w == lang {
 			break
 		}
-		if tr, ok := ev.GetTranslations()[w]; ok {
-			lang = w
-			pick(&ev.Title, tr.GetTitle())
-			pick(&ev.Summary, tr.GetSummary())
-			pick(&ev.GeneralObjective, tr.GetGeneralObjective())
-			pick(&ev.Methodology, tr.GetMethodology())
-			pick(&ev.ExpectedParticipants, tr.GetExpectedParticipants())
-			if len(tr.GetSpecificObjectives()) > 0 {
-				ev.SpecificObjectives = slices.Clone(tr.GetSpecificObjectives())
-			}
-			break
+		if _, ok := ev.GetTranslations()[w]; ok {
+			return w
+		}
+	}
+	return lang
+}
+
+// translate sets ev's text fields in lang, one chooseLanguage returned.
+func translate(ev *eventsv1.Event, lang string) {
+	if tr, ok := ev.GetTranslations()[lang]; ok && lang != defaultLanguage(ev) {
+		pick(&ev.Title, tr.GetTitle())
+		pick(&ev.Summary, tr.GetSummary())
+		pick(&ev.GeneralObjective, tr.GetGeneralObjective())
+		pick(&ev.Methodology, tr.GetMethodology())
+		pick(&ev.ExpectedParticipants, tr.GetExpectedParticipants())
+		if len(tr.GetSpecificObjectives()) > 0 {
+			ev.SpecificObjectives = slices.Clone(tr.GetSpecificObjectives())
 		}
 	}
 	ev.Language = lang

@@ -18,27 +18,43 @@ import (
 
 // ListEvents implements EventServiceServer.
 func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsRequest) (*eventsv1.ListEventsResponse, error) {
-	size, err := paging.Size(req.GetPageSize())
+	resp, page, err := s.listPage(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	wanted := acceptedLanguages(ctx, req.GetLanguage())
+	for _, e := range page {
+		ev := redact(ctx, proto.CloneOf(e.Event))
+		localize(ev, wanted)
+		resp.Events = append(resp.Events, ev)
+	}
+	return resp, nil
+}
+
+// listPage finds the page that req asks for: the answer without its
+// events, and the entries of the events, in order.
+func (s *Service) listPage(ctx context.Context, req *eventsv1.ListEventsRequest) (*eventsv1.ListEventsResponse, []*store.Entry, error) {
+	size, err := paging.Size(req.GetPageSize())
+	if err != nil {
+		return nil, nil, err
 	}
 	match, err := compileFilter(req.GetFilter())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	order, err := parseOrder(req.GetOrderBy())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	query := req.GetFilter() + "\x00" + order.name
 	after, err := paging.Decode(req.GetPageToken(), query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	idx, err := s.store.Index(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	matched := s.matches.get(idx, req.GetFilter(), order.byTitle, seesDrafts(ctx), func() []*store.Entry {
 		entries := idx.ByStart
@@ -57,7 +73,7 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 	// One pass in the order asked: keep the page after the token's key,
 	// and note whether more follow.
 	resp := &eventsv1.ListEventsResponse{ChangeSequence: idx.Sequence, TotalSize: int32(len(matched))}
-	var page []*store.Entry
+	page := make([]*store.Entry, 0, min(size, len(matched)))
 	more := false
 	for i := range matched {
 		e := matched[i]
@@ -75,16 +91,10 @@ func (s *Service) ListEvents(ctx context.Context, req *eventsv1.ListEventsReques
 			break
 		}
 	}
-	wanted := acceptedLanguages(ctx, req.GetLanguage())
-	for _, e := range page {
-		ev := redact(ctx, proto.CloneOf(e.Event))
-		localize(ev, wanted)
-		resp.Events = append(resp.Events, ev)
-	}
 	if more {
 		resp.NextPageToken = paging.Encode(query, key(page[len(page)-1]))
 	}
-	return resp, nil
+	return resp, page, nil
 }
 
 // order is a sort order of ListEvents. key maps an event to a string whose

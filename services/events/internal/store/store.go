@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
@@ -20,6 +21,10 @@ import (
 type Store interface {
 	// Get returns a copy of the event.
 	Get(ctx context.Context, id string) (*eventsv1.Event, error)
+
+	// Lookup returns the event's index entry: shared and read-only, no
+	// copy made.
+	Lookup(ctx context.Context, id string) (*Entry, error)
 
 	// Index returns every event ordered by start time and by title, with
 	// the sort keys and the folded search text computed once per change.
@@ -73,6 +78,11 @@ type Entry struct {
 	StartKey string
 	TitleKey string
 	Text     string // title, summary and objectives in every language, folded
+
+	// Memo holds what readers derive from Event and want to compute once
+	// per change (the service's encodings of it). An event's change makes a
+	// new Entry, so nothing in Memo is ever stale, and it goes with the entry.
+	Memo sync.Map
 }
 
 // NewEntry computes the entry of an event.

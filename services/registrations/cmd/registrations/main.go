@@ -44,6 +44,8 @@ type Config struct {
 	ServiceTokenFile string
 	// MetricsAddr serves /metrics; empty turns it off.
 	MetricsAddr string
+	// Pprof adds /debug/pprof/ to the metrics address.
+	Pprof bool
 	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
 	OTLPEndpoint string
 }
@@ -101,6 +103,7 @@ func run(args []string) error {
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&cfg.ServiceTokenFile, "service-token-file", "", "file holding this service's token towards the events service")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -123,6 +126,7 @@ func run(args []string) error {
 	}
 	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
 	metrics := telemetry.NewMetrics()
+	metrics.Profiling = cfg.Pprof
 	cfg.GRPC.Metrics = metrics
 	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(metrics)...)
 	if cfg.ServiceTokenFile != "" {

@@ -131,14 +131,23 @@ func record(tx *bolt.Tx, typ eventsv1.EventChange_Type, ev *eventsv1.Event, at *
 }
 
 // Get implements store.Store.
-func (s *Store) Get(_ context.Context, id string) (*eventsv1.Event, error) {
+func (s *Store) Get(ctx context.Context, id string) (*eventsv1.Event, error) {
+	e, err := s.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return proto.CloneOf(e.Event), nil
+}
+
+// Lookup implements store.Store.
+func (s *Store) Lookup(_ context.Context, id string) (*store.Entry, error) {
 	s.mu.RLock()
 	e, ok := s.events[id]
 	s.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("event %q: %w", id, errdefs.ErrNotFound)
 	}
-	return proto.CloneOf(e.Event), nil
+	return e, nil
 }
 
 // Index implements store.Store. It is built once after each change, on
