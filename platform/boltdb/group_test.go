@@ -92,3 +92,47 @@ func TestGroupSurvivesPanic(t *testing.T) {
 		t.Errorf("write after a panic: %v", err)
 	}
 }
+
+// After a large batch the committer waits a little for more writers; a lone
+// writer that follows must still be committed when nobody else comes, and
+// Close must not wait for writers that never come.
+func TestGroupCommitsALoneWriteAfterALargeBatch(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	g := NewGroup(db, 16)
+	put := func(k string) error {
+		return g.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte(k), []byte("v"))
+		})
+	}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for w := range 64 {
+			wg.Go(func() {
+				if err := put(string(rune('a'+round)) + string(rune(w))); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if err := put("lone" + string(rune('0'+round))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.Close()
+	n := 0
+	db.View(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).ForEach(func(_, _ []byte) error { n++; return nil }) })
+	if n != 3*64+3 {
+		t.Fatalf("%d keys stored, want %d", n, 3*64+3)
+	}
+	if w, c := g.writes.Load(), g.commits.Load(); w != 3*64+3 || c >= w {
+		t.Fatalf("%d writes in %d commits: want %d writes, grouped", w, c, 3*64+3)
+	}
+}

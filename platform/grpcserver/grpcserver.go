@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -118,9 +117,11 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
 		grpc.ForceServerCodecV2(newCodec()),
 		// Calls run on long-lived workers whose stacks have already grown
-		// through the interceptors, rather than each on a new goroutine
-		// (when all are busy, gRPC starts a goroutine as before).
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// through the interceptors and the validator, rather than each on a
+		// new goroutine (when all are busy, gRPC starts one as before).
+		// Writes hold their worker while they wait for the disk, so there
+		// are as many as the calls one group commit usually gathers.
+		grpc.NumStreamWorkers(streamWorkers),
 	}
 	if cfg.Tracing != nil {
 		opts = append(opts, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
@@ -136,6 +137,9 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 	}
 	return &Server{cfg: cfg, log: log, grpc: s, health: hs, lis: lis}
 }
+
+// streamWorkers is how many goroutines serve calls (see NumStreamWorkers).
+const streamWorkers = 64
 
 // notHealth leaves health checks, which load balancers and the gateway make
 // several times a second, out of the request log.

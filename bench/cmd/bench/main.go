@@ -39,6 +39,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -498,6 +499,23 @@ func (h *harness) pprof(ctx context.Context, key string, prev <-chan struct{}) <
 		case <-time.After(h.cfg.Warmup):
 		}
 		var wg sync.WaitGroup
+		wg.Go(func() { // the load generator's own share
+			f, err := os.Create(filepath.Join(h.cfg.PprofDir, key+".bench.pprof"))
+			if err != nil {
+				h.note("pprof of the load generator: %v", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				h.note("pprof of the load generator: %v", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(h.cfg.Window):
+			}
+			pprof.StopCPUProfile()
+		})
 		for _, p := range ps {
 			if p.MetricsAddr == "" || p.Exited() {
 				continue

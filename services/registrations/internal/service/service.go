@@ -136,6 +136,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	reg.UpdateTime = reg.CreateTime
 
 	secret := newSecret() // returned once; only its hash is kept
+	secretHash := auth.HashToken(secret)
 	create := func(ev *eventsv1.Event) (*registrationsv1.Registration, error) {
 		stored, created, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
 			if err := tx.SetEvent(Saved(ev)); err != nil {
@@ -160,7 +161,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 				return nil, err
 			}
 			_, id := splitName(name)
-			return r, tx.SetSecretHash(id, auth.HashToken(secret))
+			return r, tx.SetSecretHash(id, secretHash)
 		})
 		if err != nil {
 			return nil, err

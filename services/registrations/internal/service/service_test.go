@@ -143,6 +143,10 @@ func (f *fakeEvents) setPolicy(name string, change func(p *eventsv1.Registration
 		ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
 	}
 	change(ev.RegistrationPolicy)
+	// As the events service does on every change (the registrations
+	// service tells its saved copy is current by these).
+	ev.Revision++
+	ev.Etag = fmt.Sprintf("W/\"fake-%d\"", ev.Revision)
 }
 
 func (f *fakeEvents) setDown(down bool) {
@@ -261,6 +265,9 @@ func (e *env) setPolicy(t tb, name string, change func(p *eventsv1.RegistrationP
 			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
 		}
 		change(ev.RegistrationPolicy)
+		e.events.mu.Lock()
+		ev.Revision, ev.Etag = e.events.events[name].GetRevision(), e.events.events[name].GetEtag()
+		e.events.mu.Unlock()
 		return tx.SetEvent(ev)
 	})
 	if err != nil {
