@@ -128,7 +128,9 @@ func TestGroupCommitsALoneWriteAfterALargeBatch(t *testing.T) {
 	}
 	g.Close()
 	n := 0
-	db.View(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).ForEach(func(_, _ []byte) error { n++; return nil }) })
+	db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("b")).ForEach(func(_, _ []byte) error { n++; return nil })
+	})
 	if n != 3*64+3 {
 		t.Fatalf("%d keys stored, want %d", n, 3*64+3)
 	}

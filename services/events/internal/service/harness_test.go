@@ -62,8 +62,8 @@ type env struct {
 	// plain serves the same Service registered as it is, without the
 	// encodings of GRPC(): the reference answers (organizer, public).
 	plain, plainPublic eventsv1.EventServiceClient
-	clock  *clock
-	store  *boltstore.Store
+	clock              *clock
+	store              *boltstore.Store
 }
 
 // organizerToken and focalToken are the test's bearer tokens.
