@@ -5,18 +5,17 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // Group commits concurrent write transactions together: one bbolt
 // transaction, so one fsync, for every write that arrived while the
-// previous commit was on disk. Unlike db.Batch it never waits for a timer
-// when idle: a write that finds the disk idle is committed at once. Under
-// load (the previous batch was large) it waits for more writers up to half
-// the previous commit's time, so that batches grow with the load (see
-// BENCHMARKS.md: fewer, larger commits).
+// previous commit was on disk. Unlike db.Batch it never waits for a timer:
+// a write that finds the disk idle is committed at once, and batches grow
+// only as large as the load makes them. (Waiting for more writers after a
+// large batch was tried and measured: fewer, larger commits, but no more
+// creates per second, and the storage limit fell by half — BENCHMARKS.md.)
 //
 // A function given to Update may run more than once (when another write in
 // its batch fails, the batch is rolled back and run again without it), so it
@@ -74,53 +73,23 @@ func (g *Group) Close() {
 	<-g.done
 }
 
-// maxGatherWait bounds the wait for more writers after a large batch, so
-// that one slow commit (a large transaction) does not delay the next.
-const maxGatherWait = 5 * time.Millisecond
-
 func (g *Group) loop() {
 	defer close(g.done)
-	var lastSize int           // writes in the previous commit
-	var lastTook time.Duration // and how long it took
 	for first := range g.calls {
 		batch := []*call{first}
-		var timer *time.Timer
-		var wait <-chan time.Time
-		// Under load (the previous commit was large), more writers are on
-		// their way: wait for them a fraction of a commit's time, so that
-		// one commit (and one fsync) serves more of them. Idle, a write
-		// is committed at once.
-		if lastSize >= g.max/8 {
-			timer = time.NewTimer(min(lastTook/2, maxGatherWait))
-			wait = timer.C
-		}
 	gather:
 		for len(batch) < g.max {
-			var c *call
-			ok := false
 			select {
-			case c, ok = <-g.calls:
-			default: // none queued: wait for one, if waiting
-				if wait == nil {
+			case c, ok := <-g.calls:
+				if !ok {
 					break gather
 				}
-				select {
-				case c, ok = <-g.calls:
-				case <-wait:
-					break gather
-				}
-			}
-			if !ok {
+				batch = append(batch, c)
+			default:
 				break gather
 			}
-			batch = append(batch, c)
 		}
-		if timer != nil {
-			timer.Stop()
-		}
-		begin := time.Now()
 		g.commit(batch)
-		lastSize, lastTook = len(batch), time.Since(begin)
 	}
 }
 
