@@ -47,6 +47,8 @@ func TestMetrics(t *testing.T) {
 			`grpc_client_started_total{grpc_method="WatchEventChanges"`,
 			`convene_registrations{state="CONFIRMED"} 1`,
 			`convene_db_writes_total{path=`,
+			`convene_db_committer_busy_seconds_total{path=`,
+			`convene_db_spill_seconds_total{path=`,
 		},
 		2: { // gateway
 			`convene_http_requests_total{code="200",method="POST",route="registrations"} 1`,

@@ -62,6 +62,9 @@ var (
 	descWrite   = prometheus.NewDesc("convene_db_write_seconds_total", "Time spent writing pages to the database file.", []string{"path"}, nil)
 	descCommits = prometheus.NewDesc("convene_db_commits_total", "Write transactions committed (each one fsync).", []string{"path"}, nil)
 	descWrites  = prometheus.NewDesc("convene_db_writes_total", "Writes committed; more writes than commits is group commit at work.", []string{"path"}, nil)
+	descSpill   = prometheus.NewDesc("convene_db_spill_seconds_total", "Time write transactions spent laying out changed pages before writing them.", []string{"path"}, nil)
+	descBusy    = prometheus.NewDesc("convene_db_committer_busy_seconds_total",
+		"Time the group committer spent in transactions (running the writes, writing, syncing); its rate is the committer's utilisation, 1 when it is the bottleneck.", []string{"path"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -71,6 +74,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWrite
 	ch <- descCommits
 	ch <- descWrites
+	ch <- descSpill
+	ch <- descBusy
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -84,4 +89,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWrite, prometheus.CounterValue, st.TxStats.GetWriteTime().Seconds(), path)
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(c.g.commits.Load()), path)
 	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(c.g.writes.Load()), path)
+	ch <- prometheus.MustNewConstMetric(descSpill, prometheus.CounterValue, st.TxStats.GetSpillTime().Seconds(), path)
+	ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, time.Duration(c.g.busy.Load()).Seconds(), path)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -28,6 +29,7 @@ type Group struct {
 	close sync.Once
 
 	commits, writes atomic.Int64 // transactions committed, and the writes in them
+	busy            atomic.Int64 // nanoseconds spent in transactions: running writes, writing, syncing
 
 	begin        func(*bolt.Tx)       // see OnTransaction
 	beforeCommit func(*bolt.Tx) error // see OnTransaction
@@ -89,7 +91,9 @@ func (g *Group) loop() {
 				break gather
 			}
 		}
+		begin := time.Now()
 		g.commit(batch)
+		g.busy.Add(int64(time.Since(begin)))
 	}
 }
 

@@ -421,7 +421,8 @@ func (h *harness) dbCounters() map[string]map[string]float64 {
 		resp.Body.Close()
 		m := map[string]float64{}
 		for line := range strings.SplitSeq(string(b), "\n") {
-			for _, name := range []string{"convene_db_commits_total", "convene_db_writes_total", "convene_db_pages_written_total", "convene_db_write_seconds_total"} {
+			for _, name := range []string{"convene_db_commits_total", "convene_db_writes_total", "convene_db_pages_written_total", "convene_db_write_seconds_total",
+				"convene_db_spill_seconds_total", "convene_db_committer_busy_seconds_total"} {
 				if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
 					var v float64
 					fields := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
@@ -450,8 +451,11 @@ func (h *harness) noteCommits(name string, before, after map[string]map[string]f
 		writes := a["convene_db_writes_total"] - b["convene_db_writes_total"]
 		pages := a["convene_db_pages_written_total"] - b["convene_db_pages_written_total"]
 		secs := a["convene_db_write_seconds_total"] - b["convene_db_write_seconds_total"]
-		h.note("%s: %s committed %.0f transactions holding %.0f writes (%.1f per commit), %.1f pages and %.2f ms of writing per commit",
-			name, strings.TrimSuffix(proc, ".log"), commits, writes, writes/commits, pages/commits, 1000*secs/commits)
+		spill := a["convene_db_spill_seconds_total"] - b["convene_db_spill_seconds_total"]
+		busy := a["convene_db_committer_busy_seconds_total"] - b["convene_db_committer_busy_seconds_total"]
+		h.note("%s: %s committed %.0f transactions holding %.0f writes (%.1f per commit), %.1f pages and %.2f ms of writing per commit; per commit the committer took %.2f ms (%.2f ms laying out pages), busy %.0f %% of the time",
+			name, strings.TrimSuffix(proc, ".log"), commits, writes, writes/commits, pages/commits, 1000*secs/commits,
+			1000*busy/commits, 1000*spill/commits, 100*busy/(h.cfg.Warmup+h.cfg.Window).Seconds())
 	}
 }
 
@@ -520,6 +524,20 @@ func (h *harness) pprof(ctx context.Context, key string, prev <-chan struct{}) <
 			if p.MetricsAddr == "" || p.Exited() {
 				continue
 			}
+			wg.Go(func() {
+				// One second of execution trace (go tool trace) in the
+				// middle of the window: where goroutines wait, and for what.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(h.cfg.Window / 2):
+				}
+				u := fmt.Sprintf("http://%s/debug/pprof/trace?seconds=1", p.MetricsAddr)
+				out := filepath.Join(h.cfg.PprofDir, key+"."+strings.TrimSuffix(filepath.Base(p.Log), ".log")+".trace")
+				if err := fetchTo(ctx, u, out); err != nil {
+					h.note("trace for %s of %s: %v", key, p.Log, err)
+				}
+			})
 			wg.Go(func() {
 				u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.MetricsAddr, int(h.cfg.Window.Seconds()))
 				out := filepath.Join(h.cfg.PprofDir, key+"."+strings.TrimSuffix(filepath.Base(p.Log), ".log")+".pprof")
