@@ -844,11 +844,11 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	conn := func(conns []*grpc.ClientConn, w int) *grpc.ClientConn { return conns[w%len(conns)] }
 
 	// 2. The RPC limit.
-	h.measure(ctx, "empty", "gRPC health Check (registrations)",
-		func(ctx context.Context, w int, _ int64) error {
-			_, err := healthpb.NewHealthClient(conn(h.registrationsPub, w)).Check(ctx, &healthpb.HealthCheckRequest{})
-			return err
-		})
+	empty := func(ctx context.Context, w int, _ int64) error {
+		_, err := healthpb.NewHealthClient(conn(h.registrationsPub, w)).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	h.measure(ctx, "empty", "gRPC health Check (registrations)", empty)
 
 	// 3. CreateRegistration over gRPC.
 	var waitlisted atomic.Int64
@@ -978,6 +978,11 @@ func (h *harness) measureSystem(ctx context.Context) error {
 		return err
 	}
 	h.measure(ctx, "get-gateway", "GetEvent gateway", getHTTP)
+
+	// The RPC limit once more: on this shared machine one measurement may
+	// come out low, and a low limit would flatter every ratio to it. The
+	// better of the two is the limit.
+	h.measure(ctx, "empty-again", "gRPC health Check (registrations), again", empty)
 	return ctx.Err()
 }
 
@@ -1199,17 +1204,23 @@ func (h *harness) report(total time.Duration) error {
 		{"storage-group", "", 0, ""},
 		{"storage-batch", "", 0, ""},
 		{"empty", "", 0, ""},
-		{"create-grpc", "empty", 0.35, "≥ 0.35 × empty call"},
+		{"empty-again", "", 0, ""},
+		{"create-grpc", "rpc-limit", 0.35, "≥ 0.35 × empty call"},
 		{"create-gateway", "create-grpc", 0.40, "≥ 0.40 × gRPC create"},
-		{"list-grpc", "empty", 0.20, "≥ 0.20 × empty call"},
+		{"list-grpc", "rpc-limit", 0.20, "≥ 0.20 × empty call"},
 		{"list-gateway", "list-grpc", 0, ""},
-		{"get-grpc", "empty", 0.50, "≥ 0.50 × empty call"},
+		{"get-grpc", "rpc-limit", 0.50, "≥ 0.50 × empty call"},
 		{"get-gateway", "get-grpc", 0, ""},
-		{"create-1k", "empty", 0, ""},
+		{"create-1k", "rpc-limit", 0, ""},
 		{"create-1M", "create-1k", 0.80, "≥ 0.80 × create at 1k"},
 	}
+	rpcKey := "empty"
+	if r["empty-again"].Rate() > r["empty"].Rate() {
+		rpcKey = "empty-again"
+	}
+	r["rpc-limit"] = r[rpcKey]
 	label := map[string]string{
-		"empty": "empty call", "create-grpc": "gRPC create", "list-grpc": "gRPC ListEvents",
+		"rpc-limit": "empty call", "create-grpc": "gRPC create", "list-grpc": "gRPC ListEvents",
 		"get-grpc": "gRPC GetEvent", "create-1k": "create at 1k",
 	}
 	passed, missed := 0, 0
@@ -1226,7 +1237,7 @@ func (h *harness) report(total time.Duration) error {
 				name += " — **storage limit**"
 			}
 		}
-		if rw.key == "empty" {
+		if rw.key == rpcKey {
 			name += " — **RPC limit**"
 		}
 		if res.Errors > 0 {
@@ -1253,7 +1264,8 @@ func (h *harness) report(total time.Duration) error {
 		}
 		w("| %s | %.0f | %s | %s | %s | %s | %s | %s | %.2f cores |\n", name, res.Rate(), fmtDur(res.P50), fmtDur(res.P99), ratio, of, rw.goal, result, h.others[rw.key])
 	}
-	w("\nThe storage limit is the better of the two bbolt figures (%s here); \"of storage\" is a create's rate over it.\n\n", limitName)
+	w("\nThe storage limit is the better of the two bbolt figures (%s here); \"of storage\" is a create's rate over it. "+
+		"The RPC limit is the better of the two empty-call figures, measured first and last.\n\n", limitName)
 
 	w("| process | peak RSS (VmHWM) | target | result |\n|---|---:|---|---|\n")
 	const rssLimit = 256 << 20
