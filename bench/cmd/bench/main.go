@@ -32,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -1265,7 +1266,12 @@ func (h *harness) report(total time.Duration) error {
 		w("| %s | %.0f | %s | %s | %s | %s | %s | %s | %.2f cores |\n", name, res.Rate(), fmtDur(res.P50), fmtDur(res.P99), ratio, of, rw.goal, result, h.others[rw.key])
 	}
 	w("\nThe storage limit is the better of the two bbolt figures (%s here); \"of storage\" is a create's rate over it. "+
-		"The RPC limit is the better of the two empty-call figures, measured first and last.\n\n", limitName)
+		"The RPC limit is the better of the two empty-call figures, measured first and last", limitName)
+	if a, b := r["empty"].Rate(), r["empty-again"].Rate(); a > 0 && b > 0 {
+		w(": they differ by %.0f %%, which is how much the machine's speed drifted during the run (a shared virtual machine); "+
+			"ratios are uncertain by about as much", 100*math.Abs(a-b)/max(a, b))
+	}
+	w(".\n\n")
 
 	w("| process | peak RSS (VmHWM) | target | result |\n|---|---:|---|---|\n")
 	const rssLimit = 256 << 20
