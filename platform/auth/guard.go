@@ -45,7 +45,14 @@ func (g *Guard) check(ctx context.Context, method string) (context.Context, erro
 	if alwaysOpen(method) {
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
+	// Only the two keys Authenticate reads: FromIncomingContext would copy
+	// every header of every call.
+	md := metadata.MD{}
+	for _, k := range []string{AuthorizationKey, SecretKey} {
+		if v := metadata.ValueFromIncomingContext(ctx, k); len(v) > 0 {
+			md[k] = v
+		}
+	}
 	p, err := g.auth.Authenticate(md)
 	if err != nil {
 		return nil, err

@@ -44,9 +44,8 @@ func ValidRequestID(id string) bool {
 }
 
 func withRequestID(ctx context.Context) (context.Context, string) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	id := ""
-	if v := md.Get(RequestIDKey); len(v) > 0 && ValidRequestID(v[0]) {
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDKey); len(v) > 0 && ValidRequestID(v[0]) {
 		id = v[0]
 	} else {
 		id = NewRequestID()

@@ -19,9 +19,8 @@ func acceptedLanguages(ctx context.Context, requested string) []string {
 	if requested != "" {
 		return []string{requested}
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
 	for _, key := range []string{"accept-language", "grpcgateway-accept-language"} {
-		if v := md.Get(key); len(v) > 0 {
+		if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 			return parseAcceptLanguage(strings.Join(v, ","))
 		}
 	}
