@@ -1,10 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 )
 
 func scrape(t *testing.T, addr string) string {
@@ -150,5 +160,87 @@ func TestProfiles(t *testing.T) {
 	}
 	if code := get(strings.TrimPrefix(s.httpURL, "http://"), "/debug/pprof/"); code == http.StatusOK {
 		t.Errorf("the public HTTP address serves profiles")
+	}
+}
+
+// otlpCollector is an OTLP/gRPC trace receiver: it keeps, by service name,
+// the spans it is sent.
+type otlpCollector struct {
+	collectortrace.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans map[string][]*tracev1.Span
+}
+
+func (c *otlpCollector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		service := ""
+		for _, a := range rs.GetResource().GetAttributes() {
+			if a.GetKey() == "service.name" {
+				service = a.GetValue().GetStringValue()
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			c.spans[service] = append(c.spans[service], ss.GetSpans()...)
+		}
+	}
+	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+// namesIn returns the names of the spans service sent in trace traceID.
+func (c *otlpCollector) namesIn(service, traceID string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for _, sp := range c.spans[service] {
+		if hex.EncodeToString(sp.GetTraceId()) == traceID {
+			names = append(names, sp.GetName())
+		}
+	}
+	return names
+}
+
+// TestOTLPExport: with -otlp-endpoint (here CONVENE_OTLP_ENDPOINT, for all
+// three), each process exports its spans of a request to an OTLP/gRPC
+// collector, in the caller's trace, and flushes them on SIGTERM.
+func TestOTLPExport(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &otlpCollector{spans: map[string][]*tracev1.Span{}}
+	srv := grpc.NewServer()
+	collectortrace.RegisterTraceServiceServer(srv, col)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	t.Setenv("CONVENE_OTLP_ENDPOINT", lis.Addr().String())
+
+	s := startSystem(t)
+	s.publishedEvent(t, "exported", map[string]any{})
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/exported/registrationStats", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stats: %d", resp.StatusCode)
+	}
+	for _, p := range []*proc{s.gateway, s.registrations, s.events} {
+		p.stop(syscall.SIGTERM) // flushes the spans not exported yet
+	}
+	want := map[string]string{
+		"convene-gateway":       "GetRegistrationStats",
+		"convene-registrations": "convene.registrations.v1.RegistrationService/GetRegistrationStats",
+		"convene-events":        "convene.events.v1.EventService/GetEvent",
+	}
+	for service, name := range want {
+		names := col.namesIn(service, traceID)
+		if !slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, name) }) {
+			t.Errorf("%s exported %q in the trace, want a span %q", service, names, name)
+		}
 	}
 }
