@@ -107,13 +107,13 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
-// TestTraceContext: a W3C traceparent sent to the gateway travels to the
-// registrations service and on to the events service; each logs its trace id.
-func TestTraceContext(t *testing.T) {
-	s := startSystem(t)
-	s.publishedEvent(t, "traced", map[string]any{})
-	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/traced/registrationStats", nil)
+// tracedStats publishes an event and asks the gateway for its
+// registration statistics (gateway → registrations → events) in the trace
+// traceID, as a W3C traceparent.
+func (s *system) tracedStats(t *testing.T, eventID, traceID string) {
+	t.Helper()
+	s.publishedEvent(t, eventID, map[string]any{})
+	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/"+eventID+"/registrationStats", nil)
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -123,6 +123,14 @@ func TestTraceContext(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("stats: %d", resp.StatusCode)
 	}
+}
+
+// TestTraceContext: a W3C traceparent sent to the gateway travels to the
+// registrations service and on to the events service; each logs its trace id.
+func TestTraceContext(t *testing.T) {
+	s := startSystem(t)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	s.tracedStats(t, "traced", traceID)
 	eventually(t, "the trace id in every process's log", func() bool {
 		for _, p := range []*proc{s.gateway, s.registrations, s.events} {
 			if !strings.Contains(p.out.String(), `"trace_id":"`+traceID+`"`) {
@@ -217,18 +225,8 @@ func TestOTLPExport(t *testing.T) {
 	t.Setenv("CONVENE_OTLP_ENDPOINT", lis.Addr().String())
 
 	s := startSystem(t)
-	s.publishedEvent(t, "exported", map[string]any{})
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
-	req, _ := http.NewRequest("GET", s.httpURL+"/v1/events/exported/registrationStats", nil)
-	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("stats: %d", resp.StatusCode)
-	}
+	s.tracedStats(t, "exported", traceID)
 	for _, p := range []*proc{s.gateway, s.registrations, s.events} {
 		p.stop(syscall.SIGTERM) // flushes the spans not exported yet
 	}
