@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -54,8 +55,10 @@ func (s *Service) encoded(ctx context.Context, e *store.Entry, wanted []string) 
 		return nil, fmt.Errorf("encode %s: %w", e.Event.GetName(), err)
 	}
 	// Two calls may encode the same variant at once; they agree, and the
-	// first stored is kept.
-	got, _ := e.Memo.LoadOrStore(v, b)
+	// first stored is kept. Shared by every answer from now on, so its
+	// capacity is clipped: an append to one answer's unknown fields must
+	// copy, never write into the spare room of this array.
+	got, _ := e.Memo.LoadOrStore(v, slices.Clip(b))
 	return got.([]byte), nil
 }
 
