@@ -85,9 +85,12 @@ type Config struct {
 	// measuring window (<key>.perf.data), to see where the CPU goes.
 	ProfileDir string
 	QuietWait  time.Duration // how long to wait for other processes to quieten before each measurement
-	// PprofDir, when set, starts the services with -pprof and saves a Go
-	// CPU profile of each running service per measuring window
-	// (<key>.<log name>.pprof).
+	// PprofDir, when set, starts the services with -pprof and saves, per
+	// measuring window, a Go CPU profile of each running service and of the
+	// load generator (<key>.<log name>.pprof, <key>.bench.pprof), their
+	// allocations (.allocs.pprof) and one second of execution trace
+	// (.trace). Profiling costs a few per cent: figures from such a run are
+	// for finding where the time goes, not for the table.
 	PprofDir string
 	// Only, when set, runs only the measurements with these keys (empty,
 	// create-grpc, list-grpc, storage-batch, create-1M, …) and writes no
@@ -118,7 +121,7 @@ func main() {
 	flag.BoolVar(&cfg.DecodeAll, "decode-all", false, "decode every answer of ListEvents and GetEvent (by default the first is checked in full, the rest only read)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", cfg.QuietWait, "how long to wait, before each measurement, for other processes to stop using the CPU")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "folder for a perf record (-a -g) of each measuring window (needs perf)")
-	flag.StringVar(&cfg.PprofDir, "pprof", "", "folder for Go CPU profiles of the services during each measuring window")
+	flag.StringVar(&cfg.PprofDir, "pprof", "", "folder for Go CPU and allocation profiles and an execution trace of every process during each measuring window")
 	only := flag.String("only", "", "comma-separated measurement keys to run (e.g. create-grpc,list-grpc); writes no report")
 	flag.Parse()
 	if *only != "" {
@@ -485,9 +488,8 @@ func (h *harness) profile(ctx context.Context, key string) <-chan struct{} {
 	return done
 }
 
-// pprof fetches a Go CPU profile of every running service that serves
-// one, over the measuring window; the channel closes when all are saved
-// (and after prev, if any).
+// pprof saves the profiles of one measuring window (see Config.PprofDir);
+// the channel closes when all are saved (and after prev, if any).
 func (h *harness) pprof(ctx context.Context, key string, prev <-chan struct{}) <-chan struct{} {
 	h.mu.Lock()
 	ps := slices.Clone(h.procs)
