@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 
@@ -99,6 +100,19 @@ type Authenticator struct {
 	// insecure makes every caller without a token an organizer: for
 	// development only (-insecure-dev).
 	insecure bool
+	// jwt, when set, checks signed JWTs (see AcceptJWT).
+	jwt *jwtVerifier
+}
+
+// AcceptJWT makes a also accept signed JWTs as c describes, beside the
+// tokens of its auth file. now is time.Now outside tests.
+func (a *Authenticator) AcceptJWT(c JWTConfig, now func() time.Time) error {
+	v, err := newJWTVerifier(c, now)
+	if err != nil {
+		return err
+	}
+	a.jwt = v
+	return nil
 }
 
 // Load reads and checks an auth file.
@@ -181,7 +195,16 @@ func (a *Authenticator) Authenticate(md metadata.MD) (Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
 		return Principal{}, errdefs.Newf(errdefs.ErrUnauthenticated, "BAD_CREDENTIALS", "the authorization header must be \"Bearer <token>\"")
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	token = strings.TrimSpace(token)
+	if a.jwt != nil && looksLikeJWT(token) {
+		caller, err := a.jwt.verify(token)
+		if err != nil {
+			return Principal{}, err
+		}
+		caller.Secret = p.Secret
+		return caller, nil
+	}
+	sum := sha256.Sum256([]byte(token))
 	// Compare with every entry, in constant time, so that timing tells
 	// nothing about which hashes exist.
 	found := -1
@@ -207,13 +230,25 @@ func CheckSecret(secret, storedHash string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(storedHash)) == 1
 }
 
-// Setup returns the Authenticator for a service's flags: the auth file, or,
-// with insecureDev and no file, one that lets everyone in as an organizer.
-// A service without either refuses to start.
-func Setup(file string, insecureDev bool) (*Authenticator, error) {
+// Setup returns the Authenticator for a service's flags: the auth file
+// (and signed JWTs beside it, when jwt is enabled), or, with insecureDev
+// and no file, one that lets everyone in as an organizer. A service
+// without either refuses to start.
+func Setup(file string, insecureDev bool, jwt JWTConfig) (*Authenticator, error) {
 	switch {
 	case file != "":
-		return Load(file)
+		a, err := Load(file)
+		if err != nil {
+			return nil, err
+		}
+		if jwt.Enabled() {
+			if err := a.AcceptJWT(jwt, time.Now); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case jwt.Enabled():
+		return nil, fmt.Errorf("JWTs are accepted beside an auth file: give -auth-file too (its list of tokens may be empty)")
 	case insecureDev:
 		return Insecure(), nil
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	// AuthFile holds the token hashes; InsecureDev runs without it.
 	AuthFile    string
 	InsecureDev bool
+	// JWT, when set, also accepts signed JWTs of an identity provider.
+	JWT auth.JWTConfig
 	// ChangeRetention is how long the change feed keeps a change.
 	ChangeRetention time.Duration
 	// MetricsAddr serves /metrics; empty turns it off.
@@ -95,6 +97,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	cfg.JWT.Flags(fs)
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "address of the web page, for the event links in calendar files")
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
@@ -115,7 +118,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev)
+	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev, cfg.JWT)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// AuthFile holds the token hashes; InsecureDev runs without it.
 	AuthFile    string
 	InsecureDev bool
+	// JWT, when set, also accepts signed JWTs of an identity provider.
+	JWT auth.JWTConfig
 	// ServiceTokenFile holds this service's own token towards the events service.
 	ServiceTokenFile string
 	// MetricsAddr serves /metrics; empty turns it off.
@@ -101,6 +103,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
 	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
+	cfg.JWT.Flags(fs)
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
@@ -117,7 +120,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev)
+	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev, cfg.JWT)
 	if err != nil {
 		return err
 	}
