@@ -30,3 +30,16 @@ func Ordered(seq uint64) string {
 	_, _ = rand.Read(b[5:])
 	return encoding.EncodeToString(b)
 }
+
+// Scramble is a bijection of the uint32s that looks random: 0, 1, 2, …
+// become distinct numbers in no order (for test and benchmark data that
+// must not repeat, such as e-mail addresses, yet arrive unsorted as real
+// ones do). It is the "lowbias32" integer hash.
+func Scramble(i uint32) uint32 {
+	i ^= i >> 16
+	i *= 0x7feb352d
+	i ^= i >> 15
+	i *= 0x846ca68b
+	i ^= i >> 16
+	return i
+}

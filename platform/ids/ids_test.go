@@ -27,3 +27,21 @@ func TestRandom(t *testing.T) {
 		t.Errorf("Random() = %q, %q", a, b)
 	}
 }
+
+func TestScrambleIsABijection(t *testing.T) {
+	seen := make(map[uint32]bool, 1<<16)
+	inOrder := 0
+	for i := range uint32(1 << 16) {
+		h := Scramble(i)
+		if seen[h] {
+			t.Fatalf("Scramble(%d) = %d repeats", i, h)
+		}
+		seen[h] = true
+		if i > 0 && h > Scramble(i-1) {
+			inOrder++
+		}
+	}
+	if inOrder < 1<<14 || inOrder > 3<<14 {
+		t.Errorf("%d of %d neighbours ascend: not scrambled", inOrder, 1<<16)
+	}
+}

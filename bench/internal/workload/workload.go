@@ -16,6 +16,7 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/ids"
 )
 
 var (
@@ -43,24 +44,12 @@ var (
 // ascii lowers s and drops what an e-mail local part should not hold.
 var ascii = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ñ", "n", "ç", "c", " ", ".", "-", "")
 
-// scramble is a bijection of [0, 2^32): the unique part of an e-mail
-// address, so that addresses arrive in no order (as real ones do) and
-// never repeat.
-func scramble(i uint32) uint32 {
-	i ^= i >> 16
-	i *= 0x7feb352d
-	i ^= i >> 15
-	i *= 0x846ca68b
-	i ^= i >> 16
-	return i
-}
-
 // Registration returns the i-th registration of a stream (tag keeps streams
 // apart: two streams never share an e-mail address). mode is the
 // attendance mode to ask for (unspecified: the event's).
 func Registration(tag string, i int, mode eventsv1.AttendanceMode) *registrationsv1.Registration {
 	n := uint32(i)
-	h := scramble(n)
+	h := ids.Scramble(n)
 	given, family := givenNames[h%uint32(len(givenNames))], familyNames[(h>>8)%uint32(len(familyNames))]
 	var category eventsv1.ParticipantCategory
 	var cc, org string
@@ -113,7 +102,7 @@ func Registration(tag string, i int, mode eventsv1.AttendanceMode) *registration
 // Mode returns the attendance mode the i-th participant asks for at a
 // hybrid event: about two thirds in person.
 func Mode(i int) eventsv1.AttendanceMode {
-	if scramble(uint32(i)+0x9e3779b9)%3 == 0 {
+	if ids.Scramble(uint32(i)+0x9e3779b9)%3 == 0 {
 		return eventsv1.AttendanceMode_ATTENDANCE_MODE_VIRTUAL
 	}
 	return eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON

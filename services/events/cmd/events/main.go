@@ -15,12 +15,11 @@ import (
 	"google.golang.org/grpc"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
-	"convene.dev/platform/auth"
 	"convene.dev/platform/backup"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
-	"convene.dev/platform/logs"
+	"convene.dev/platform/servicecmd"
 	"convene.dev/platform/telemetry"
 	"convene.dev/platform/validate"
 	"convene.dev/services/events/demo"
@@ -30,30 +29,21 @@ import (
 
 // Config is the events service's configuration.
 type Config struct {
-	GRPC      grpcserver.Config
-	DBPath    string
-	LoadDemo  bool
-	LogFormat string
-	// AuthFile holds the token hashes; InsecureDev runs without it.
-	AuthFile    string
-	InsecureDev bool
-	// JWT, when set, also accepts signed JWTs of an identity provider.
-	JWT auth.JWTConfig
+	servicecmd.Common
+	LoadDemo bool
 	// ChangeRetention is how long the change feed keeps a change.
 	ChangeRetention time.Duration
-	// MetricsAddr serves /metrics; empty turns it off.
-	MetricsAddr string
-	// Pprof adds /debug/pprof/ to the metrics address.
-	Pprof bool
-	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
-	OTLPEndpoint string
 	// PublicURL is the web page's address, for the links in calendars.
 	PublicURL string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
-	return Config{GRPC: grpcserver.DefaultConfig("127.0.0.1:9091"), DBPath: "data/events.db", ChangeRetention: 7 * 24 * time.Hour, MetricsAddr: "127.0.0.1:9191", PublicURL: "http://127.0.0.1:8080"}
+	return Config{
+		Common:          servicecmd.Defaults("127.0.0.1:9091", "data/events.db", "127.0.0.1:9191"),
+		ChangeRetention: 7 * 24 * time.Hour,
+		PublicURL:       "http://127.0.0.1:8080",
+	}
 }
 
 // version is set at build time by `make build` (-ldflags -X main.version=…).
@@ -89,19 +79,9 @@ func run(args []string) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
-	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
+	cfg.Flags(fs)
 	fs.BoolVar(&cfg.LoadDemo, "demo", false, "load the RCM demo events that are not there yet")
-	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
-	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
-	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
-	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
-	cfg.JWT.Flags(fs)
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "address of the web page, for the event links in calendar files")
-	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
-	fs.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
 	fs.DurationVar(&cfg.ChangeRetention, "change-retention", cfg.ChangeRetention, "how long the change feed keeps a change")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -114,18 +94,10 @@ func run(args []string) error {
 	if cfg.ChangeRetention <= 0 {
 		return fmt.Errorf("-change-retention must be positive, got %s", cfg.ChangeRetention)
 	}
-	log, err := logs.New(os.Stderr, cfg.LogFormat, "events")
+	log, metrics, err := cfg.Setup("events", service.AccessTable())
 	if err != nil {
 		return err
 	}
-	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev, cfg.JWT)
-	if err != nil {
-		return err
-	}
-	if cfg.AuthFile == "" {
-		log.Warn("running WITHOUT authentication (-insecure-dev): every caller is an organizer")
-	}
-	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tracing, err := telemetry.NewTracing(ctx, "events", cfg.OTLPEndpoint)
@@ -160,17 +132,8 @@ func run(args []string) error {
 		log.Info("demo events loaded", "added", n)
 	}
 
-	metrics := telemetry.NewMetrics()
-	metrics.Profiling = cfg.Pprof
 	metrics.Registry.MustRegister(st.Collector())
-	cfg.GRPC.Metrics = metrics
-	if cfg.MetricsAddr != "" {
-		go func() {
-			if err := metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
-				log.Error("metrics", "err", err)
-			}
-		}()
-	}
+	cfg.ServeMetrics(ctx, log, metrics)
 	srv, err := grpcserver.New(cfg.GRPC, log, v)
 	if err != nil {
 		return err

@@ -19,10 +19,9 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
 	"convene.dev/platform/backup"
-	"convene.dev/platform/boltdb"
 	"convene.dev/platform/config"
 	"convene.dev/platform/grpcserver"
-	"convene.dev/platform/logs"
+	"convene.dev/platform/servicecmd"
 	"convene.dev/platform/telemetry"
 	"convene.dev/platform/validate"
 	"convene.dev/services/registrations/internal/eventsclient"
@@ -33,32 +32,17 @@ import (
 
 // Config is the registrations service's configuration.
 type Config struct {
-	GRPC       grpcserver.Config
-	DBPath     string
+	servicecmd.Common
 	EventsAddr string
-	LogFormat  string
-	// AuthFile holds the token hashes; InsecureDev runs without it.
-	AuthFile    string
-	InsecureDev bool
-	// JWT, when set, also accepts signed JWTs of an identity provider.
-	JWT auth.JWTConfig
 	// ServiceTokenFile holds this service's own token towards the events service.
 	ServiceTokenFile string
-	// MetricsAddr serves /metrics; empty turns it off.
-	MetricsAddr string
-	// Pprof adds /debug/pprof/ to the metrics address.
-	Pprof bool
-	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
-	OTLPEndpoint string
 }
 
 // DefaultConfig returns the defaults of the operator contract.
 func DefaultConfig() Config {
 	return Config{
-		GRPC:        grpcserver.DefaultConfig("127.0.0.1:9092"),
-		DBPath:      "data/registrations.db",
-		EventsAddr:  "127.0.0.1:9091",
-		MetricsAddr: "127.0.0.1:9192",
+		Common:     servicecmd.Defaults("127.0.0.1:9092", "data/registrations.db", "127.0.0.1:9192"),
+		EventsAddr: "127.0.0.1:9091",
 	}
 }
 
@@ -95,18 +79,8 @@ func run(args []string) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("registrations", flag.ContinueOnError)
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.StringVar(&cfg.GRPC.Addr, "grpc-addr", cfg.GRPC.Addr, "gRPC listen address")
-	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "bbolt database file")
+	cfg.Flags(fs)
 	fs.StringVar(&cfg.EventsAddr, "events-addr", cfg.EventsAddr, "address of the events service")
-	fs.BoolVar(&cfg.GRPC.Reflection, "reflection", false, "serve gRPC server reflection")
-	fs.DurationVar(&cfg.GRPC.ShutdownTimeout, "shutdown-timeout", cfg.GRPC.ShutdownTimeout, "how long in-flight calls may finish on shutdown")
-	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&cfg.AuthFile, "auth-file", "", "JSON file of bearer token hashes (see README)")
-	fs.BoolVar(&cfg.InsecureDev, "insecure-dev", false, "without -auth-file, let every caller in as an organizer (development only)")
-	cfg.JWT.Flags(fs)
-	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "host:port of an OTLP/gRPC collector for trace spans (off when empty)")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of the Prometheus /metrics endpoint (empty: none)")
-	fs.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&cfg.ServiceTokenFile, "service-token-file", "", "file holding this service's token towards the events service")
 	if err := config.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -116,21 +90,10 @@ func run(args []string) error {
 		return nil
 	}
 	config.SetMemoryLimit(160<<20, os.LookupEnv) // stays well inside 256 MiB under load
-	log, err := logs.New(os.Stderr, cfg.LogFormat, "registrations")
+	log, metrics, err := cfg.Setup("registrations", service.AccessTable())
 	if err != nil {
 		return err
 	}
-	authn, err := auth.Setup(cfg.AuthFile, cfg.InsecureDev, cfg.JWT)
-	if err != nil {
-		return err
-	}
-	if cfg.AuthFile == "" {
-		log.Warn("running WITHOUT authentication (-insecure-dev): every caller is an organizer")
-	}
-	cfg.GRPC.Guard = auth.NewGuard(authn, service.AccessTable())
-	metrics := telemetry.NewMetrics()
-	metrics.Profiling = cfg.Pprof
-	cfg.GRPC.Metrics = metrics
 	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(metrics)...)
 	if cfg.ServiceTokenFile != "" {
 		token, err := os.ReadFile(cfg.ServiceTokenFile)
@@ -152,25 +115,14 @@ func run(args []string) error {
 	defer tracing.Shutdown(context.WithoutCancel(ctx))
 	cfg.GRPC.Tracing = tracing
 
-	db, err := boltdb.Open(cfg.DBPath)
+	st, err := boltstore.Open(cfg.DBPath)
 	if err != nil {
-		return err
-	}
-	st, err := boltstore.New(db)
-	if err != nil {
-		db.Close()
 		return err
 	}
 	defer st.Close()
 	metrics.Registry.MustRegister(st.Collector(), telemetry.NewGaugeFunc("convene_registrations", "Registrations by state, in all events.", "state",
 		func() (map[string]float64, error) { return st.TotalsByState(context.Background()) }))
-	if cfg.MetricsAddr != "" {
-		go func() {
-			if err := metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
-				log.Error("metrics", "err", err)
-			}
-		}()
-	}
+	cfg.ServeMetrics(ctx, log, metrics)
 
 	// The connection is lazy: the service starts even when the events
 	// service is not up yet, and reconnects on its own.

@@ -31,8 +31,8 @@ import (
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
-	"convene.dev/platform/boltdb"
 	"convene.dev/platform/etag"
+	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/policy"
 	"convene.dev/services/registrations/internal/service"
 	"convene.dev/services/registrations/internal/store"
@@ -71,13 +71,8 @@ func run(args []string) error {
 	eventID := strings.TrimPrefix(ev.GetName(), "events/")
 
 	begin := time.Now()
-	db, err := boltdb.Open(*dbPath)
+	st, err := boltstore.Open(*dbPath)
 	if err != nil {
-		return err
-	}
-	st, err := boltstore.New(db)
-	if err != nil {
-		db.Close()
 		return err
 	}
 	defer st.Close()
@@ -158,22 +153,10 @@ var (
 	asciiOf = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "Á", "a", " ", ".")
 )
 
-// scramble is a bijection of the uint32s: e-mail addresses that never repeat
-// and arrive in no order, as real ones do (their index is a B-tree with
-// inserts all over it, not appends).
-func scramble(i uint32) uint32 {
-	i ^= i >> 16
-	i *= 0x7feb352d
-	i ^= i >> 15
-	i *= 0x846ca68b
-	i ^= i >> 16
-	return i
-}
-
 // participant returns the i-th registration request (a few hundred bytes
 // stored, like the benchmark's own).
 func participant(tag string, i int) *registrationsv1.Registration {
-	h := scramble(uint32(i))
+	h := ids.Scramble(uint32(i))
 	given, family := givenNames[h%uint32(len(givenNames))], familyNames[(h>>8)%uint32(len(familyNames))]
 	cc := members[(h>>4)%uint32(len(members))]
 	mode := eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON

@@ -15,6 +15,7 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/etag"
+	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/policy"
 	"convene.dev/services/registrations/internal/store"
 	"convene.dev/services/registrations/internal/store/boltstore"
@@ -37,23 +38,12 @@ func benchEvent() *eventsv1.Event {
 	}
 }
 
-// benchScramble is a bijection of the uint32s: distinct e-mail addresses in
-// no order, as real ones arrive.
-func benchScramble(i uint32) uint32 {
-	i ^= i >> 16
-	i *= 0x7feb352d
-	i ^= i >> 15
-	i *= 0x846ca68b
-	i ^= i >> 16
-	return i
-}
-
 var benchCountries = []string{"BZ", "CA", "CR", "DO", "SV", "GT", "HN", "MX", "NI", "PA", "US", "AR", "CO", "EC", "JM", "PE"}
 
 // benchReg is the i-th registration as the service hands it to the store,
 // about as large as a real one.
 func benchReg(tag string, i int) *registrationsv1.Registration {
-	h := benchScramble(uint32(i))
+	h := ids.Scramble(uint32(i))
 	cc := benchCountries[h%uint32(len(benchCountries))]
 	now := timestamppb.Now()
 	return &registrationsv1.Registration{

@@ -92,6 +92,21 @@ const groupSize = 128
 
 var _ store.Store = (*Store)(nil)
 
+// Open opens (or creates) the database file at path durably
+// (boltdb.Open) and returns its store.
+func Open(path string) (*Store, error) {
+	db, err := boltdb.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // New creates the buckets if needed. The store takes ownership of db.
 func New(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
