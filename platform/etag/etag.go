@@ -5,7 +5,9 @@ package etag
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -17,10 +19,42 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 // viewFields describe an answer rather than the resource, and are left
 // out of its etag: the etag itself, and the language a localized answer
 // is in.
-var viewFields = []protoreflect.Name{"etag", "language"}
+var viewFields = [...]protoreflect.Name{"etag", "language"}
 
 // Of returns the etag of m, a message with a string field named "etag".
+//
+// It is the first 8 bytes of the SHA-256 of m's deterministic encoding
+// without the view fields. Rather than clone m to clear them (a reflective
+// deep copy, on every write), it encodes m once and drops their top-level
+// records from the bytes: a field's record never depends on the others, so
+// what is left is exactly the encoding of m without them.
 func Of(m proto.Message) string {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	var skip [len(viewFields)]protowire.Number // 0 is no field's number
+	for i, name := range viewFields {
+		if fd := fields.ByName(name); fd != nil {
+			skip[i] = fd.Number()
+		}
+	}
+	b, _ := marshal.Marshal(m) // a valid message always marshals
+	kept := b[:0]              // compacted in place: b is ours
+	for rest := b; len(rest) > 0; {
+		num, _, n := protowire.ConsumeField(rest)
+		if n < 0 { // cannot happen for bytes just encoded
+			return ofClone(m)
+		}
+		if !slices.Contains(skip[:], num) {
+			kept = append(kept, rest[:n]...)
+		}
+		rest = rest[n:]
+	}
+	sum := sha256.Sum256(kept)
+	return hex.EncodeToString(sum[:8])
+}
+
+// ofClone is Of by its definition: clear the view fields of a copy, encode
+// it, hash it.
+func ofClone(m proto.Message) string {
 	c := proto.Clone(m)
 	r := c.ProtoReflect()
 	for _, name := range viewFields {
@@ -28,7 +62,7 @@ func Of(m proto.Message) string {
 			r.Clear(fd)
 		}
 	}
-	b, _ := marshal.Marshal(c) // a valid message always marshals
+	b, _ := marshal.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -127,7 +127,25 @@ func Stored(reg *registrationsv1.Registration, eventID string, seq int) *registr
 func RequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
+	return uuid(b, 4)
+}
+
+// RequestIDv7 returns a time-ordered UUID (version 7, RFC 9562): the Unix
+// time in milliseconds, then random bits. Ids made later sort later, so
+// the service's request-id index grows at its end.
+func RequestIDv7(now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[6:])
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	return uuid(b, 7)
+}
+
+// uuid sets b's version and variant bits and formats it.
+func uuid(b [16]byte, version byte) string {
+	b[6] = b[6]&0x0f | version<<4
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]

@@ -1,7 +1,9 @@
 package workload
 
 import (
+	"regexp"
 	"testing"
+	"time"
 
 	"buf.build/go/protovalidate"
 
@@ -20,5 +22,38 @@ func TestRegistrationsAreValid(t *testing.T) {
 		if err := v.Validate(req); err != nil {
 			t.Fatalf("registration %d (%s): %v", i, req.GetRegistration().GetParticipant().GetEmail(), err)
 		}
+	}
+}
+
+// TestRequestIDs checks both kinds of request id: valid for the API, of
+// their version, and the v7 ones in the order they were made.
+func TestRequestIDs(t *testing.T) {
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-([47])[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	at := time.Date(2026, 11, 26, 22, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 1000 {
+		for version, id := range map[string]string{"4": RequestID(), "7": RequestIDv7(at.Add(time.Duration(i) * time.Millisecond))} {
+			m := form.FindStringSubmatch(id)
+			if m == nil || m[1] != version {
+				t.Fatalf("%q is not a version %s UUID", id, version)
+			}
+			req := &registrationsv1.CreateRegistrationRequest{Parent: "events/x", Registration: Registration("g", i, Mode(i)), RequestId: id}
+			if err := v.Validate(req); err != nil {
+				t.Fatalf("request id %s: %v", id, err)
+			}
+			if version == "7" {
+				if id <= prev {
+					t.Fatalf("v7 id %s made after %s sorts before it", id, prev)
+				}
+				prev = id
+			}
+		}
+	}
+	if got := RequestIDv7(at)[:13]; got != "01a219df-6300" { // 1795730400000 ms
+		t.Errorf("v7 id of %s begins %s", at, got)
 	}
 }

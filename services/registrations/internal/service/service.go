@@ -107,17 +107,6 @@ func (s *Service) touch(reg *registrationsv1.Registration) {
 // CreateRegistration implements RegistrationServiceServer.
 func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.CreateRegistrationRequest) (*registrationsv1.Registration, error) {
 	eventID := strings.TrimPrefix(req.GetParent(), "events/")
-	if rid := req.GetRequestId(); rid != "" {
-		// A retry returns the first result, even once the window has closed
-		// or while the events service is down.
-		prev, err := s.store.Request(ctx, rid)
-		if err == nil {
-			return s.retried(ctx, req, prev)
-		}
-		if !errors.Is(err, errdefs.ErrNotFound) {
-			return nil, err
-		}
-	}
 	reg := proto.CloneOf(req.GetRegistration())
 	if err := checkParticipant(reg); err != nil {
 		return nil, err
@@ -125,6 +114,19 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	now := s.now()
 	ev, fresh, err := s.admissible(ctx, eventID, reg, now)
 	if err != nil {
+		// A retry returns the first result, even once the window has closed
+		// or while the events service is down. (When the event takes the
+		// registration, the write's own transaction finds the request id:
+		// no read of it here on the way of every create.)
+		if rid := req.GetRequestId(); rid != "" {
+			prev, perr := s.store.Request(ctx, rid)
+			if perr == nil {
+				return s.retried(ctx, req, prev)
+			}
+			if !errors.Is(perr, errdefs.ErrNotFound) {
+				return nil, perr
+			}
+		}
 		return nil, err
 	}
 

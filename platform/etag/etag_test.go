@@ -1,0 +1,99 @@
+package etag
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	eventsv1 "convene.dev/gen/convene/events/v1"
+	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+)
+
+func sampleEvent() *eventsv1.Event {
+	return &eventsv1.Event{
+		Name:      "events/labor-workshop-2027",
+		Title:     "Taller sobre migración laboral",
+		Kind:      eventsv1.EventKind_EVENT_KIND_WORKSHOP,
+		Languages: []string{"es", "en"},
+		StartTime: &timestamppb.Timestamp{Seconds: 1811329200},
+		Revision:  7,
+		Etag:      "0123456789abcdef",
+		Language:  "es",
+	}
+}
+
+func sampleRegistration() *registrationsv1.Registration {
+	return &registrationsv1.Registration{
+		Name:               "events/labor-workshop-2027/registrations/000000000001",
+		Category:           eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE,
+		NeedsVisaLetter:    true,
+		AccessibilityNeeds: "wheelchair access",
+		CreateTime:         &timestamppb.Timestamp{Seconds: 1795000000, Nanos: 123},
+		Etag:               "fedcba9876543210",
+		Participant: &registrationsv1.Participant{
+			GivenName: "Ana", FamilyName: "Pérez", Email: "ana@example.org", CountryCode: "GT",
+		},
+	}
+}
+
+// Of drops the view fields from the encoding instead of clearing them on a
+// copy: both must give the same etag, or every stored etag would change.
+func TestOfMatchesClearingACopy(t *testing.T) {
+	withUnknown := sampleRegistration()
+	withUnknown.ProtoReflect().SetUnknown(protowire.AppendString(protowire.AppendTag(nil, 99, protowire.BytesType), "from a newer schema"))
+	cases := map[string]proto.Message{
+		"event":                          sampleEvent(),
+		"event without etag or language": func() proto.Message { e := sampleEvent(); e.Etag, e.Language = "", ""; return e }(),
+		"empty event":                    &eventsv1.Event{},
+		"registration":                   sampleRegistration(),
+		"registration, unknown fields":   withUnknown,
+		"message without view fields":    wrapperspb.String("etag"),
+	}
+	for name, m := range cases {
+		before := proto.Clone(m)
+		if got, want := Of(m), ofClone(m); got != want {
+			t.Errorf("%s: Of = %s, clearing a copy gives %s", name, got, want)
+		}
+		if !proto.Equal(m, before) {
+			t.Errorf("%s: Of changed its argument", name)
+		}
+	}
+}
+
+func TestOfIgnoresOnlyViewFields(t *testing.T) {
+	base := Of(sampleEvent())
+	e := sampleEvent()
+	e.Etag, e.Language = "something else", "en"
+	if got := Of(e); got != base {
+		t.Errorf("changing etag and language changed the etag: %s → %s", base, got)
+	}
+	e.Revision++ // the field between etag (28) and language (30) is content
+	if got := Of(e); got == base {
+		t.Errorf("changing the revision kept the etag %s", got)
+	}
+	r := sampleRegistration()
+	r2 := sampleRegistration()
+	r2.Participant.Email = "ana.perez@example.org"
+	if Of(r) == Of(r2) {
+		t.Errorf("a nested change kept the etag")
+	}
+}
+
+func BenchmarkOf(b *testing.B) {
+	r := sampleRegistration()
+	b.ReportAllocs()
+	for b.Loop() {
+		Of(r)
+	}
+}
+
+func BenchmarkOfClone(b *testing.B) {
+	r := sampleRegistration()
+	b.ReportAllocs()
+	for b.Loop() {
+		ofClone(r)
+	}
+}
