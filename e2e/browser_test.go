@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,6 +301,17 @@ func TestBrowser(t *testing.T) {
 		tab.screenshot("register-form")
 		tab.screenshotPage("register-form-full")
 		tab.checkPage("registration form")
+		// The form's request id is a time-ordered UUID (version 7), which
+		// the service's request-id index takes at its end.
+		ids, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](`import('/assets/js/api.js').then((m) =>
+			[m.uuid(), m.uuid(Date.UTC(2026, 10, 26, 22)), m.uuid(Date.UTC(2026, 10, 26, 22) + 1)].join(' '))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v7 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+		if f := strings.Fields(ids); len(f) != 3 || !v7.MatchString(f[0]) || !strings.HasPrefix(f[1], "01a219df-6300-7") || !(f[1] < f[2]) {
+			t.Errorf("request ids %q: want version 7 UUIDs in time order, 2026-11-26T22:00Z beginning 01a219df-6300", ids)
+		}
 		tab.click("#reg-submit")
 		tab.navigated("the result", `hash.endsWith('/registered')`)
 		if got := tab.attr("#registration-result", "data-state"); got != "CONFIRMED" {

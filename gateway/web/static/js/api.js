@@ -120,11 +120,17 @@ export async function exists(path, type, opts) {
   }
 }
 
-// uuid makes a random request id, so that a retried submission is not a
-// second registration. crypto.randomUUID needs a secure context; this does not.
-export function uuid() {
+// uuid makes a request id, so that a retried submission is not a second
+// registration: a UUID version 7 (RFC 9562), the time in milliseconds and
+// then random bits, which the service's request-id index adds at its end
+// (a random one lands on any page of it). crypto.randomUUID makes version 4
+// ids and needs a secure context; this does neither.
+export function uuid(now = Date.now()) {
   const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
+  for (let i = 5, ms = now; i >= 0; i--, ms = Math.floor(ms / 256)) {
+    b[i] = ms % 256;
+  }
+  b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;
   const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
