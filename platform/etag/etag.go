@@ -5,6 +5,7 @@ package etag
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -40,8 +41,8 @@ func Of(m proto.Message) string {
 	kept := b[:0]              // compacted in place: b is ours
 	for rest := b; len(rest) > 0; {
 		num, _, n := protowire.ConsumeField(rest)
-		if n < 0 { // cannot happen for bytes just encoded
-			return ofClone(m)
+		if n < 0 { // bytes protobuf has just encoded always parse
+			panic(fmt.Sprintf("etag: reading the encoding of %s: %v", m.ProtoReflect().Descriptor().FullName(), protowire.ParseError(n)))
 		}
 		if !slices.Contains(skip[:], num) {
 			kept = append(kept, rest[:n]...)
@@ -49,21 +50,6 @@ func Of(m proto.Message) string {
 		rest = rest[n:]
 	}
 	sum := sha256.Sum256(kept)
-	return hex.EncodeToString(sum[:8])
-}
-
-// ofClone is Of by its definition: clear the view fields of a copy, encode
-// it, hash it.
-func ofClone(m proto.Message) string {
-	c := proto.Clone(m)
-	r := c.ProtoReflect()
-	for _, name := range viewFields {
-		if fd := r.Descriptor().Fields().ByName(name); fd != nil {
-			r.Clear(fd)
-		}
-	}
-	b, _ := marshal.Marshal(c)
-	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
