@@ -50,6 +50,7 @@ import (
 	"convene.dev/platform/errdefs"
 	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/store"
+	"convene.dev/services/registrations/internal/store/runindex"
 )
 
 var (
@@ -79,6 +80,10 @@ type Store struct {
 	// view, with its counters decoded once and written once, before the
 	// commit. Only the committer goroutine touches it.
 	shared map[string]*eventTx
+	// requests is the request-id index in the group transaction under way.
+	requests *runindex.Index
+	// filters keeps the indexes' Bloom filters in memory.
+	filters *runindex.Filters
 
 	// events caches the saved copies of the events (read on every
 	// registration), filled on first read and kept current by the commits
@@ -124,16 +129,21 @@ func New(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
-	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}}
+	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}, filters: runindex.NewFilters()}
 	s.group.OnTransaction(
-		func(*bolt.Tx) { s.shared = map[string]*eventTx{} },
+		func(*bolt.Tx) { s.shared, s.requests = map[string]*eventTx{}, nil },
 		func(*bolt.Tx) error {
 			for _, t := range s.shared {
 				if err := t.commit(); err != nil {
 					return err
 				}
 			}
-			s.shared = nil
+			if s.requests != nil {
+				if err := s.requests.Flush(); err != nil {
+					return err
+				}
+			}
+			s.shared, s.requests = nil, nil
 			return nil
 		})
 	return s, nil
@@ -196,6 +206,7 @@ type eventTx struct {
 	bucket  *bolt.Bucket // nil in a read transaction for an event with no bucket
 	counts  *store.Counts
 	dirty   bool
+	emails  *runindex.Index // in write transactions, once used
 	// eventWritten: this transaction has changed the saved event copy, so
 	// the committed copy in the store's cache is no longer what it holds.
 	eventWritten bool
@@ -250,6 +261,19 @@ func (t *eventTx) sub(name []byte) *bolt.Bucket {
 // only appended to (see sub).
 const appendOnlyFill = 0.9
 
+// emailIndex is the event's index of e-mail addresses (EmailKey → id),
+// kept as sorted runs (package runindex): addresses arrive in random order.
+func (t *eventTx) emailIndex() *runindex.Index {
+	if t.emails == nil {
+		var filters *runindex.Filters
+		if t.store != nil {
+			filters = t.store.filters
+		}
+		t.emails = runindex.Open(t.sub(bucketEmails), filters)
+	}
+	return t.emails
+}
+
 func (t *eventTx) Get(id string) (*registrationsv1.Registration, error) {
 	regs := t.sub(bucketRegistrations)
 	if regs == nil {
@@ -277,13 +301,12 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration) error {
 		return fmt.Errorf("insert: registration name %q is not from NewName", reg.GetName())
 	}
 	email := []byte(EmailKey(reg.GetParticipant().GetEmail()))
-	if t.sub(bucketEmails).Get(email) != nil {
+	emails := t.emailIndex()
+	if emails.Get(email) != nil {
 		return errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
 			"%s is already registered for this event", reg.GetParticipant().GetEmail())
 	}
-	if err := t.sub(bucketEmails).Put(email, []byte(id)); err != nil {
-		return err
-	}
+	emails.Put(email, []byte(id))
 	return t.write(id, nil, reg)
 }
 
@@ -296,10 +319,8 @@ func (t *eventTx) Put(reg *registrationsv1.Registration) error {
 	if reg.GetState() == registrationsv1.RegistrationState_REGISTRATION_STATE_CANCELLED {
 		// A cancelled registration frees its address: the person may register again.
 		email := []byte(EmailKey(old.GetParticipant().GetEmail()))
-		if bytes.Equal(t.sub(bucketEmails).Get(email), []byte(id)) {
-			if err := t.sub(bucketEmails).Delete(email); err != nil {
-				return err
-			}
+		if emails := t.emailIndex(); bytes.Equal(emails.Get(email), []byte(id)) {
+			emails.Delete(email)
 		}
 	}
 	return t.write(id, old, reg)
@@ -439,9 +460,14 @@ func (t *eventTx) SetSecretHash(id, hash string) error {
 
 func (t *eventTx) SetFeedSequence(seq int64) error { return putFeedSequence(t.tx, seq) }
 
-// commit writes the counters if they changed; the store calls it once per
-// transaction, after the last write.
+// commit writes the new e-mail index entries, and the counters if they
+// changed; the store calls it once per transaction, after the last write.
 func (t *eventTx) commit() error {
+	if t.emails != nil {
+		if err := t.emails.Flush(); err != nil {
+			return err
+		}
+	}
 	if !t.dirty {
 		return nil
 	}
@@ -469,7 +495,10 @@ func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(sto
 	created := false
 	err := s.group.Update(func(tx *bolt.Tx) error {
 		out, created = nil, false // a function run again starts afresh
-		requests := tx.Bucket(bucketV1).Bucket(bucketRequests)
+		if s.requests == nil {
+			s.requests = runindex.Open(tx.Bucket(bucketV1).Bucket(bucketRequests), s.filters)
+		}
+		requests := s.requests
 		if requestID != "" {
 			if prev := requests.Get([]byte(requestID)); prev != nil {
 				reg, err := lookupRequest(tx, requestID, prev)
@@ -493,9 +522,7 @@ func (s *Store) Create(_ context.Context, eventID, requestID string, fn func(sto
 			return err
 		}
 		if requestID != "" {
-			if err := requests.Put([]byte(requestID), []byte(eventID+"/"+reg.GetName()[strings.LastIndexByte(reg.GetName(), '/')+1:])); err != nil {
-				return err
-			}
+			requests.Put([]byte(requestID), []byte(eventID+"/"+reg.GetName()[strings.LastIndexByte(reg.GetName(), '/')+1:]))
 		}
 		out, created = reg, true
 		return nil // the counters are written before the commit
@@ -523,7 +550,7 @@ func lookupRequest(tx *bolt.Tx, requestID string, value []byte) (*registrationsv
 func (s *Store) Request(_ context.Context, requestID string) (*registrationsv1.Registration, error) {
 	var out *registrationsv1.Registration
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketV1).Bucket(bucketRequests).Get([]byte(requestID))
+		v := runindex.Open(tx.Bucket(bucketV1).Bucket(bucketRequests), s.filters).Get([]byte(requestID))
 		if v == nil {
 			return fmt.Errorf("request %s: %w", requestID, errdefs.ErrNotFound)
 		}

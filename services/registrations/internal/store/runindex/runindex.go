@@ -1,0 +1,357 @@
+// Package runindex keeps a key → value index inside a bbolt bucket as a
+// few sorted runs instead of one B+tree, for indexes whose keys arrive in
+// random order (e-mail addresses, request ids).
+//
+// In one B+tree every random key lands on a different leaf, and bbolt
+// rewrites that whole 4 KiB page (and its branch pages) at the commit: a
+// group commit of 20 registrations wrote ~70 pages for its two indexes
+// alone (BENCHMARKS.md). Here the keys a transaction adds are written
+// together, sorted, as one new run (a nested bucket, often inlined in its
+// parent's page), and runs of about the same size are merged into one when
+// there are fanIn of them — a log-structured merge done inside bbolt's own
+// transactions, so it is as atomic and durable as any other write. A key is
+// rewritten about once per size class (log₄ of the index's size) and each
+// time in sequential, full pages; a lookup reads the transaction's pending
+// keys, then the runs from newest to oldest whose Bloom filter (filter.go)
+// may hold the key.
+//
+// Layout inside the index's bucket:
+//
+//	<key> → <value>         the base: pairs written before runs existed (read only)
+//	"\x00runs"/                    one nested bucket per run, oldest first:
+//	  <seq:8><size:8><random:8>/   <key> → 'v' <value>, or 't' for a deleted key
+//	  <seq:8><size:8><random:8>f   → the run's Bloom filter
+//
+// The runs bucket's name cannot be a key: the indexed keys are text.
+// size is the number of entries the run was made with, or an upper bound
+// of it (a merge names its run before it knows how many deletions it drops);
+// the random part makes a name unique for good, so that a filter kept in
+// memory by name can never belong to other keys.
+package runindex
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var runsName = []byte("\x00runs")
+
+const (
+	// fanIn is how many runs of one size class are merged into one.
+	fanIn = 4
+	// defaultMaxMerge bounds the entries one merge writes, and so the size
+	// of the transaction that does it (~20 MiB of pages and as much memory
+	// held until its commit). Runs that would merge beyond it stay as they are.
+	defaultMaxMerge = 1 << 18
+
+	live    = 'v'
+	deleted = 't'
+)
+
+// Index is one transaction's view of an index. In a write transaction,
+// Put and Delete are kept in memory until Flush writes them as one run;
+// Get sees them at once.
+type Index struct {
+	b       *bolt.Bucket // nil: an index that does not exist (read transactions)
+	runsB   *bolt.Bucket // b's runs bucket, once loaded or made
+	filters *Filters
+	loaded  bool
+	// baseEmpty: b holds no pairs of its own (an index made with runs), so
+	// a lookup need not search it.
+	baseEmpty bool
+	runs      []run // oldest first
+	pending   map[string]entry
+
+	maxMerge uint64 // defaultMaxMerge; tests lower it
+}
+
+type run struct {
+	name   []byte
+	size   uint64
+	bucket *bolt.Bucket // opened on first use
+	filter *filter      // read on first use; nil: none stored
+}
+
+// nameLen is the length of a run's name; its filter's key is one longer.
+const nameLen = 24
+
+type entry struct {
+	value   []byte
+	deleted bool
+}
+
+// Open returns the index kept in b; a nil b is an empty index. filters
+// (may be nil) keeps the runs' filters in memory between transactions.
+func Open(b *bolt.Bucket, filters *Filters) *Index {
+	return &Index{b: b, filters: filters, maxMerge: defaultMaxMerge}
+}
+
+// Get returns the value of key, or nil. The value is valid for the life
+// of the transaction.
+func (ix *Index) Get(key []byte) []byte {
+	if e, ok := ix.pending[string(key)]; ok {
+		if e.deleted {
+			return nil
+		}
+		return e.value
+	}
+	if ix.b == nil {
+		return nil
+	}
+	ix.load()
+	h := hashKey(key)
+	for i := len(ix.runs) - 1; i >= 0; i-- {
+		if f := ix.runFilter(i); f != nil && !f.mayContain(h) {
+			continue
+		}
+		if v := ix.runBucket(i).Get(key); v != nil {
+			if v[0] == deleted {
+				return nil
+			}
+			return v[1:]
+		}
+	}
+	if ix.baseEmpty {
+		return nil
+	}
+	return ix.b.Get(key) // nil for the runs bucket's own name
+}
+
+// Put sets key to value (both copied) in the transaction.
+func (ix *Index) Put(key, value []byte) {
+	ix.set(key, entry{value: bytes.Clone(value)})
+}
+
+// Delete removes key in the transaction.
+func (ix *Index) Delete(key []byte) {
+	ix.set(key, entry{deleted: true})
+}
+
+func (ix *Index) set(key []byte, e entry) {
+	if ix.pending == nil {
+		ix.pending = map[string]entry{}
+	}
+	ix.pending[string(key)] = e
+}
+
+// Flush writes the transaction's changes as a new run and merges runs as
+// needed. Call it once, before the commit; it does nothing when nothing
+// changed.
+func (ix *Index) Flush() error {
+	if len(ix.pending) == 0 {
+		return nil
+	}
+	ix.load()
+	runs := ix.runsB
+	if runs == nil {
+		var err error
+		if runs, err = ix.b.CreateBucket(runsName); err != nil {
+			return err
+		}
+		ix.runsB = runs
+	}
+	keys := make([]string, 0, len(ix.pending))
+	for k := range ix.pending {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	r, err := ix.newRun(runs, uint64(len(keys)))
+	if err != nil {
+		return err
+	}
+	f := newFilter(r.size)
+	for _, k := range keys {
+		if err := r.bucket.Put([]byte(k), encode(ix.pending[k])); err != nil {
+			return err
+		}
+		f.add(hashKey([]byte(k)))
+	}
+	if err := ix.setFilter(runs, r, f); err != nil {
+		return err
+	}
+	ix.pending = nil
+	return ix.compact(runs)
+}
+
+func encode(e entry) []byte {
+	if e.deleted {
+		return []byte{deleted}
+	}
+	v := make([]byte, 1+len(e.value))
+	v[0] = live
+	copy(v[1:], e.value)
+	return v
+}
+
+// load lists the runs, once per transaction.
+func (ix *Index) load() {
+	if ix.loaded || ix.b == nil {
+		return
+	}
+	ix.loaded = true
+	first, _ := ix.b.Cursor().First()
+	ix.baseEmpty = first == nil
+	ix.runsB = ix.b.Bucket(runsName)
+	if ix.runsB == nil {
+		return
+	}
+	if bytes.Equal(first, runsName) { // the runs bucket sorts first: is it alone?
+		c := ix.b.Cursor()
+		c.First()
+		next, _ := c.Next()
+		ix.baseEmpty = next == nil
+	}
+	c := ix.runsB.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil && len(k) == nameLen { // a nested bucket: a run
+			ix.runs = append(ix.runs, run{name: bytes.Clone(k), size: binary.BigEndian.Uint64(k[8:])})
+		}
+	}
+}
+
+func (ix *Index) runBucket(i int) *bolt.Bucket {
+	r := &ix.runs[i]
+	if r.bucket == nil {
+		r.bucket = ix.runsB.Bucket(r.name)
+	}
+	return r.bucket
+}
+
+// runFilter returns run i's filter: kept with the run, in the Filters, or
+// read from the database.
+func (ix *Index) runFilter(i int) *filter {
+	r := &ix.runs[i]
+	if r.filter == nil {
+		if r.filter = ix.filters.get(r.name); r.filter == nil {
+			if r.filter = decodeFilter(ix.runsB.Get(filterKey(r.name))); r.filter != nil {
+				ix.filters.put(r.name, r.filter)
+			}
+		}
+	}
+	return r.filter
+}
+
+func filterKey(name []byte) []byte { return append(slices.Clip(name), 'f') }
+
+// newRun adds an empty run, newer than every other.
+func (ix *Index) newRun(runs *bolt.Bucket, size uint64) (*run, error) {
+	seq, err := runs.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	name := binary.BigEndian.AppendUint64(nil, seq)
+	name = binary.BigEndian.AppendUint64(name, size)
+	name = binary.BigEndian.AppendUint64(name, rand.Uint64())
+	b, err := runs.CreateBucket(name)
+	if err != nil {
+		return nil, err
+	}
+	// Keys go in in order: fill every page instead of splitting at half.
+	b.FillPercent = 1
+	ix.runs = append(ix.runs, run{name: name, size: size, bucket: b})
+	return &ix.runs[len(ix.runs)-1], nil
+}
+
+// setFilter stores a new run's filter next to it.
+func (ix *Index) setFilter(runs *bolt.Bucket, r *run, f *filter) error {
+	r.filter = f
+	ix.filters.put(r.name, f)
+	return runs.Put(filterKey(r.name), f.encode())
+}
+
+// class is a run's size class: sizes within a factor of four share one.
+func class(size uint64) int { return bits.Len64(size) / 2 }
+
+// compact merges the newest runs while fanIn or more of them share the
+// newest run's size class (older, smaller runs count as that class too, so
+// that none is left behind a larger newer one).
+func (ix *Index) compact(runs *bolt.Bucket) error {
+	for {
+		n := len(ix.runs)
+		top := class(ix.runs[n-1].size)
+		lo := n - 1
+		for lo > 0 && class(ix.runs[lo-1].size) <= top {
+			lo--
+		}
+		if n-lo < fanIn {
+			return nil
+		}
+		var total uint64
+		for _, r := range ix.runs[lo:] {
+			total += r.size
+		}
+		for total > ix.maxMerge && n-lo > fanIn { // too large: only the newest fanIn
+			total -= ix.runs[lo].size
+			lo++
+		}
+		if total > ix.maxMerge {
+			return nil
+		}
+		if err := ix.merge(runs, lo, total); err != nil {
+			return err
+		}
+	}
+}
+
+// merge replaces the runs from lo on (the newest) with one run. Where a
+// key is in several, the newest entry wins; a deletion is dropped when no
+// older entry remains for it to hide.
+func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
+	src := ix.runs[lo:]
+	curs := make([]*bolt.Cursor, len(src))
+	keys := make([][]byte, len(src))
+	vals := make([][]byte, len(src))
+	for i := range src {
+		curs[i] = ix.runBucket(lo + i).Cursor()
+		keys[i], vals[i] = curs[i].First()
+	}
+	oldest := lo == 0
+	merged := slices.Clone(src)
+	ix.runs = ix.runs[:lo]
+	out, err := ix.newRun(runs, size)
+	if err != nil {
+		return err
+	}
+	f := newFilter(size)
+	for {
+		best := -1
+		for i, k := range keys {
+			if k == nil {
+				continue
+			}
+			if best < 0 || bytes.Compare(k, keys[best]) <= 0 { // on a tie the newer run wins
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		k, v := keys[best], vals[best]
+		if v[0] != deleted || !oldest || (!ix.baseEmpty && ix.b.Get(k) != nil) {
+			if err := out.bucket.Put(k, v); err != nil {
+				return err
+			}
+			f.add(hashKey(k))
+		}
+		for i := range keys {
+			if keys[i] != nil && bytes.Equal(keys[i], k) {
+				keys[i], vals[i] = curs[i].Next()
+			}
+		}
+	}
+	for _, r := range merged {
+		if err := runs.DeleteBucket(r.name); err != nil {
+			return err
+		}
+		if err := runs.Delete(filterKey(r.name)); err != nil {
+			return err
+		}
+		ix.filters.drop(r.name)
+	}
+	return ix.setFilter(runs, out, f)
+}

@@ -1,0 +1,279 @@
+package runindex
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var indexName = []byte("index")
+
+func openDB(t *testing.T, path string) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// update runs fn on the index in one write transaction and flushes it, as
+// the registrations store does before each commit.
+func update(t *testing.T, db *bolt.DB, filters *Filters, maxMerge uint64, fn func(*Index)) {
+	t.Helper()
+	err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(indexName)
+		if err != nil {
+			return err
+		}
+		ix := Open(b, filters)
+		if maxMerge > 0 {
+			ix.maxMerge = maxMerge
+		}
+		fn(ix)
+		return ix.Flush()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check compares every key the model knows of, and some it does not, with
+// the index as a read transaction sees it.
+func check(t *testing.T, db *bolt.DB, filters *Filters, model map[string]string, keySpace int) {
+	t.Helper()
+	err := db.View(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), filters)
+		for i := range keySpace {
+			k := key(i)
+			got, want := ix.Get([]byte(k)), model[k]
+			if (got == nil) != (want == "") || string(got) != want {
+				return fmt.Errorf("Get(%s) = %q, want %q", k, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func key(i int) string { return fmt.Sprintf("person-%06d@example.org", i) }
+
+// runCount is how many runs the index holds.
+func runCount(t *testing.T, db *bolt.DB) int {
+	t.Helper()
+	n := 0
+	_ = db.View(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), nil)
+		ix.load()
+		n = len(ix.runs)
+		return nil
+	})
+	return n
+}
+
+// TestAgainstMap applies random puts, overwrites and deletes in
+// transactions of random size, with base pairs written before any run,
+// and a reopened database halfway, and compares the index with a map after
+// every transaction. Within a transaction, Get sees its own changes.
+func TestAgainstMap(t *testing.T) {
+	for _, maxMerge := range []uint64{defaultMaxMerge, 40} {
+		t.Run(fmt.Sprintf("maxMerge=%d", maxMerge), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			db := openDB(t, path)
+			const keySpace = 600
+			rng := rand.New(rand.NewPCG(1, maxMerge))
+			model := map[string]string{}
+			filters := NewFilters()
+
+			// The base: pairs written straight into the bucket, as before runs.
+			if err := db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket(indexName)
+				if err != nil {
+					return err
+				}
+				for i := 0; i < keySpace; i += 7 {
+					v := fmt.Sprintf("base-%d", i)
+					model[key(i)] = v
+					if err := b.Put([]byte(key(i)), []byte(v)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+
+			for txn := range 400 {
+				if txn == 200 {
+					if err := db.Close(); err != nil {
+						t.Fatal(err)
+					}
+					db = openDB(t, path)
+					filters = NewFilters() // a new process
+				}
+				update(t, db, filters, maxMerge, func(ix *Index) {
+					for range rng.IntN(30) + 1 {
+						k := key(rng.IntN(keySpace))
+						if rng.IntN(4) == 0 {
+							ix.Delete([]byte(k))
+							delete(model, k)
+						} else {
+							v := fmt.Sprintf("v%d-%d", txn, rng.IntN(1000))
+							ix.Put([]byte(k), []byte(v))
+							model[k] = v
+						}
+						if got := ix.Get([]byte(k)); string(got) != model[k] || (got == nil) != (model[k] == "") {
+							t.Fatalf("in the transaction, Get(%s) = %q, want %q", k, got, model[k])
+						}
+					}
+				})
+				check(t, db, filters, model, keySpace)
+				if txn%50 == 0 {
+					check(t, db, nil, model, keySpace) // filters read from the database
+				}
+			}
+			// Runs merge: 400 transactions left only a few (with a tiny
+			// maxMerge, they soon stop merging: that is what it is for).
+			if n := runCount(t, db); maxMerge == defaultMaxMerge && n > 3*fanIn {
+				t.Errorf("%d runs after 400 transactions, want at most %d", n, 3*fanIn)
+			}
+			db.Close()
+		})
+	}
+}
+
+// TestRolledBack: changes of a transaction that fails are not kept.
+func TestRolledBack(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
+	defer db.Close()
+	update(t, db, nil, 0, func(ix *Index) { ix.Put([]byte("a@example.org"), []byte("1")) })
+	err := db.Update(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), nil)
+		ix.Delete([]byte("a@example.org"))
+		ix.Put([]byte("b@example.org"), []byte("2"))
+		if err := ix.Flush(); err != nil {
+			return err
+		}
+		return fmt.Errorf("the write fails")
+	})
+	if err == nil {
+		t.Fatal("the transaction did not fail")
+	}
+	check(t, db, nil, map[string]string{"a@example.org": "1"}, 0)
+	_ = db.View(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), nil)
+		if got := ix.Get([]byte("a@example.org")); string(got) != "1" {
+			t.Errorf("a = %q after the rollback, want 1", got)
+		}
+		if got := ix.Get([]byte("b@example.org")); got != nil {
+			t.Errorf("b = %q after the rollback, want none", got)
+		}
+		return nil
+	})
+}
+
+// TestMissingIndex: an index whose bucket does not exist is empty.
+func TestMissingIndex(t *testing.T) {
+	if got := Open(nil, nil).Get([]byte("a")); got != nil {
+		t.Fatalf("Get on a missing index = %q", got)
+	}
+}
+
+// TestDeletionsDropped: once merged down to the oldest run, deleted keys
+// leave nothing behind, unless the base still holds the key.
+func TestDeletionsDropped(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(indexName)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key(0)), []byte("base"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 * fanIn {
+		update(t, db, nil, 0, func(ix *Index) {
+			ix.Put([]byte(key(i+1)), []byte("x"))
+			ix.Delete([]byte(key(i + 1)))
+			ix.Delete([]byte(key(0)))
+		})
+	}
+	check(t, db, nil, map[string]string{}, 4*fanIn+1)
+	entries := 0
+	_ = db.View(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), nil)
+		ix.load()
+		for i := range ix.runs {
+			entries += ix.runBucket(i).Stats().KeyN
+		}
+		return nil
+	})
+	// Only the deletion hiding the base's pair may remain (once per run at most).
+	if runs := runCount(t, db); entries > runs {
+		t.Errorf("%d entries in %d runs after deleting everything, want at most one per run", entries, runs)
+	}
+}
+
+// TestFewerPagesThanABTree is why the package exists: random keys added 20
+// per transaction write far fewer pages than the same keys in one bbolt
+// bucket, once the index outgrows a handful of leaves.
+func TestFewerPagesThanABTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 40,000 keys")
+	}
+	dir := t.TempDir()
+	indexDB, treeDB := openDB(t, filepath.Join(dir, "index.db")), openDB(t, filepath.Join(dir, "tree.db"))
+	defer indexDB.Close()
+	defer treeDB.Close()
+	written := func(db *bolt.DB, fn func(*bolt.Tx) error) int {
+		before := db.Stats()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+		after := db.Stats()
+		return int(after.TxStats.GetWrite() - before.TxStats.GetWrite())
+	}
+	value := []byte("events/x/registrations/0000000001")
+	rng := rand.New(rand.NewPCG(7, 7))
+	var pagesIndex, pagesTree int
+	for range 1000 {
+		keys := make([][]byte, 20)
+		for i := range keys {
+			keys[i] = fmt.Appendf(nil, "%016x@example.org", rng.Uint64())
+		}
+		pagesIndex += written(indexDB, func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(indexName)
+			if err != nil {
+				return err
+			}
+			ix := Open(b, nil)
+			for _, k := range keys {
+				ix.Put(k, value)
+			}
+			return ix.Flush()
+		})
+		pagesTree += written(treeDB, func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(indexName)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := b.Put(k, value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	t.Logf("pages written for 20,000 random keys, 20 per transaction: runs %d, one B+tree %d", pagesIndex, pagesTree)
+	if pagesIndex*2 > pagesTree {
+		t.Errorf("the runs wrote %d pages, the B+tree %d: want at most half", pagesIndex, pagesTree)
+	}
+}
