@@ -23,9 +23,7 @@
 //	  <seq:8><size:8><random:8>f   → the run's Bloom filter
 //
 // The runs bucket's name cannot be a key: the indexed keys are text.
-// size is the number of entries the run was made with, or an upper bound
-// of it (a merge names its run before it knows how many deletions it drops);
-// the random part makes a name unique for good, so that a filter kept in
+// size is the number of entries in the run; the random part makes a name unique for good, so that a filter kept in
 // memory by name can never belong to other keys.
 package runindex
 
@@ -43,7 +41,7 @@ var runsName = []byte("\x00runs")
 
 const (
 	// fanIn is how many runs of one size class are merged into one.
-	fanIn = 4
+	fanIn = 8
 	// defaultMaxMerge bounds the entries one merge writes, and so the size
 	// of the transaction that does it (~20 MiB of pages and as much memory
 	// held until its commit). Runs that would merge beyond it stay as they are.
@@ -311,13 +309,10 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 		keys[i], vals[i] = curs[i].First()
 	}
 	oldest := lo == 0
-	merged := slices.Clone(src)
-	ix.runs = ix.runs[:lo]
-	out, err := ix.newRun(runs, size)
-	if err != nil {
-		return err
-	}
-	f := newFilter(size)
+	// Gathered first (slices of the sources' pages, at most maxMerge of
+	// them) so that the new run is named with its true size.
+	type pair struct{ k, v []byte }
+	out := make([]pair, 0, size)
 	for {
 		best := -1
 		for i, k := range keys {
@@ -333,16 +328,29 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 		}
 		k, v := keys[best], vals[best]
 		if v[0] != deleted || !oldest || (!ix.baseEmpty && ix.b.Get(k) != nil) {
-			if err := out.bucket.Put(k, v); err != nil {
-				return err
-			}
-			f.add(hashKey(k))
+			out = append(out, pair{k, v})
 		}
 		for i := range keys {
 			if keys[i] != nil && bytes.Equal(keys[i], k) {
 				keys[i], vals[i] = curs[i].Next()
 			}
 		}
+	}
+	merged := slices.Clone(src)
+	ix.runs = ix.runs[:lo]
+	r, err := ix.newRun(runs, uint64(len(out)))
+	if err != nil {
+		return err
+	}
+	f := newFilter(r.size)
+	for _, p := range out {
+		if err := r.bucket.Put(p.k, p.v); err != nil {
+			return err
+		}
+		f.add(hashKey(p.k))
+	}
+	if err := ix.setFilter(runs, r, f); err != nil {
+		return err
 	}
 	for _, r := range merged {
 		if err := runs.DeleteBucket(r.name); err != nil {
@@ -353,5 +361,5 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 		}
 		ix.filters.drop(r.name)
 	}
-	return ix.setFilter(runs, out, f)
+	return nil
 }

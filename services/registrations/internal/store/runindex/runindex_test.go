@@ -184,8 +184,8 @@ func TestMissingIndex(t *testing.T) {
 	}
 }
 
-// TestDeletionsDropped: once merged down to the oldest run, deleted keys
-// leave nothing behind, unless the base still holds the key.
+// TestDeletionsDropped: a merge that takes in the oldest run leaves no
+// deleted key behind, unless the base still holds the key.
 func TestDeletionsDropped(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
 	defer db.Close()
@@ -198,27 +198,34 @@ func TestDeletionsDropped(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 4 * fanIn {
+	entries := func() (runs, entries int) {
+		_ = db.View(func(tx *bolt.Tx) error {
+			ix := Open(tx.Bucket(indexName), nil)
+			ix.load()
+			for i := range ix.runs {
+				entries += ix.runBucket(i).Stats().KeyN
+			}
+			runs = len(ix.runs)
+			return nil
+		})
+		return runs, entries
+	}
+	// Each transaction's run holds two deletions; the fanIn-th makes the
+	// runs merge into one, and so does every fanIn-1 more (the merged run
+	// is smaller than theirs, so it joins them).
+	for i := range 2*fanIn - 1 {
 		update(t, db, nil, 0, func(ix *Index) {
 			ix.Put([]byte(key(i+1)), []byte("x"))
 			ix.Delete([]byte(key(i + 1)))
 			ix.Delete([]byte(key(0)))
 		})
-	}
-	check(t, db, nil, map[string]string{}, 4*fanIn+1)
-	entries := 0
-	_ = db.View(func(tx *bolt.Tx) error {
-		ix := Open(tx.Bucket(indexName), nil)
-		ix.load()
-		for i := range ix.runs {
-			entries += ix.runBucket(i).Stats().KeyN
+		if i+1 == fanIn || i+1 == 2*fanIn-1 {
+			if runs, n := entries(); runs != 1 || n != 1 {
+				t.Errorf("after %d transactions: %d runs holding %d entries, want 1 run holding the deletion of the base's pair", i+1, runs, n)
+			}
 		}
-		return nil
-	})
-	// Only the deletion hiding the base's pair may remain (once per run at most).
-	if runs := runCount(t, db); entries > runs {
-		t.Errorf("%d entries in %d runs after deleting everything, want at most one per run", entries, runs)
 	}
+	check(t, db, nil, map[string]string{}, 2*fanIn)
 }
 
 // TestFewerPagesThanABTree is why the package exists: random keys added 20
