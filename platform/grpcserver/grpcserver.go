@@ -13,10 +13,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -74,18 +71,7 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 // NewOnListener builds the server on a listener the caller made (tests use
 // an in-memory bufconn listener); cfg.Addr is not used.
 func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.Validator) *Server {
-	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		log.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			if id := telemetry.TraceID(ctx); id != "" {
-				return logging.Fields{"trace_id", id}
-			}
-			return nil
-		}),
-	}
+	access := accessLog{log: log}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
@@ -98,13 +84,13 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 	}
 	unary = append(unary,
 		telemetry.RequestIDUnary,
-		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
+		access.unary,
 		errorsUnary,
 		deadlineCap(cfg.MaxCallDuration),
 	)
 	stream = append(stream,
 		telemetry.RequestIDStream,
-		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), selector.MatchFunc(notHealth)),
+		access.stream,
 		errorsStream,
 	)
 	if cfg.Guard != nil {
@@ -140,12 +126,6 @@ func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.V
 
 // streamWorkers is how many goroutines serve calls (see NumStreamWorkers).
 const streamWorkers = 64
-
-// notHealth leaves health checks, which load balancers and the gateway make
-// several times a second, out of the request log.
-func notHealth(_ context.Context, c interceptors.CallMeta) bool {
-	return c.Service != healthpb.Health_ServiceDesc.ServiceName
-}
 
 // deadlineCap bounds every unary call: a caller's longer deadline, or none,
 // becomes max. Streams (feeds, exports) are bounded by their clients.

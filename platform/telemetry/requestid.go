@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -50,8 +49,7 @@ func withRequestID(ctx context.Context) (context.Context, string) {
 	} else {
 		id = NewRequestID()
 	}
-	ctx = context.WithValue(ctx, requestIDKey{}, id)
-	return logging.InjectFields(ctx, logging.Fields{"request_id", id}), id
+	return context.WithValue(ctx, requestIDKey{}, id), id
 }
 
 // RequestIDUnary takes the caller's request id (or makes one), adds it to
