@@ -30,6 +30,7 @@ package runindex
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -143,6 +144,9 @@ func (ix *Index) set(key []byte, e entry) {
 func (ix *Index) Flush() error {
 	if len(ix.pending) == 0 {
 		return nil
+	}
+	if ix.b == nil {
+		return errors.New("runindex: Flush on an index without a bucket")
 	}
 	ix.load()
 	runs := ix.runsB
@@ -271,6 +275,9 @@ func class(size uint64) int { return bits.Len64(size) / 2 }
 func (ix *Index) compact(runs *bolt.Bucket) error {
 	for {
 		n := len(ix.runs)
+		if n == 0 {
+			return nil
+		}
 		top := class(ix.runs[n-1].size)
 		lo := n - 1
 		for lo > 0 && class(ix.runs[lo-1].size) <= top {
@@ -338,19 +345,21 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 	}
 	merged := slices.Clone(src)
 	ix.runs = ix.runs[:lo]
-	r, err := ix.newRun(runs, uint64(len(out)))
-	if err != nil {
-		return err
-	}
-	f := newFilter(r.size)
-	for _, p := range out {
-		if err := r.bucket.Put(p.k, p.v); err != nil {
+	if len(out) > 0 { // else every entry was a deletion with nothing left to hide
+		r, err := ix.newRun(runs, uint64(len(out)))
+		if err != nil {
 			return err
 		}
-		f.add(hashKey(p.k))
-	}
-	if err := ix.setFilter(runs, r, f); err != nil {
-		return err
+		f := newFilter(r.size)
+		for _, p := range out {
+			if err := r.bucket.Put(p.k, p.v); err != nil {
+				return err
+			}
+			f.add(hashKey(p.k))
+		}
+		if err := ix.setFilter(runs, r, f); err != nil {
+			return err
+		}
 	}
 	for _, r := range merged {
 		if err := runs.DeleteBucket(r.name); err != nil {

@@ -228,6 +228,24 @@ func TestDeletionsDropped(t *testing.T) {
 	check(t, db, nil, map[string]string{}, 2*fanIn)
 }
 
+// TestAllDeleted: when a merge is left with nothing, no run remains, and
+// the index goes on as new.
+func TestAllDeleted(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
+	defer db.Close()
+	for i := range fanIn {
+		update(t, db, nil, 0, func(ix *Index) {
+			ix.Put([]byte(key(i)), []byte("x"))
+			ix.Delete([]byte(key(i)))
+		})
+	}
+	if n := runCount(t, db); n != 0 {
+		t.Fatalf("%d runs after every key was deleted and the runs merged, want 0", n)
+	}
+	update(t, db, nil, 0, func(ix *Index) { ix.Put([]byte(key(1)), []byte("again")) })
+	check(t, db, nil, map[string]string{key(1): "again"}, fanIn)
+}
+
 // TestFewerPagesThanABTree is why the package exists: random keys added 20
 // per transaction write far fewer pages than the same keys in one bbolt
 // bucket, once the index outgrows a handful of leaves.
