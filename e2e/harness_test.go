@@ -56,15 +56,35 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// handedOut holds every address freeAddr has returned in this test binary:
+// a port handed out but not yet bound by its process is free again, and the
+// kernel may offer it twice (it once gave the registrations service and the
+// gateway the same port).
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago and that no other caller in this test binary was given.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no loopback port that was not handed out already")
+	return ""
 }
 
 // proc is one running binary.
