@@ -48,3 +48,13 @@ func SetMemoryLimit(bytes int64, lookupEnv func(string) (string, bool)) {
 		debug.SetMemoryLimit(bytes)
 	}
 }
+
+// SetGCPercent sets the garbage collector's target (debug.SetGCPercent:
+// how much the heap may grow over what a collection left before the next
+// one starts), unless the operator set GOGC. With a soft memory limit set
+// too, the limit still wins when the heap nears it.
+func SetGCPercent(percent int, lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(percent)
+	}
+}

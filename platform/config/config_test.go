@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -36,5 +37,23 @@ func TestParse(t *testing.T) {
 				t.Errorf("got addr %q wait %v, want %q %v", *addr, *wait, tt.wantAddr, tt.wantWait)
 			}
 		})
+	}
+}
+
+// TestSetGCPercent: the process's setting is applied unless the operator
+// set GOGC, whose value the runtime has already taken.
+func TestSetGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	env := func(set bool) func(string) (string, bool) {
+		return func(k string) (string, bool) { return "50", set && k == "GOGC" }
+	}
+	SetGCPercent(400, env(true))
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, the GC percent became %d, want it left at 100", got)
+	}
+	SetGCPercent(400, env(false))
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("without GOGC, the GC percent is %d, want 400", got)
 	}
 }
