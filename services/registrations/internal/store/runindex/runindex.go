@@ -7,24 +7,25 @@
 // group commit of 20 registrations wrote ~70 pages for its two indexes
 // alone (BENCHMARKS.md). Here the keys a transaction adds are written
 // together, sorted, as one new run (a nested bucket, often inlined in its
-// parent's page), and runs of about the same size are merged into one when
-// there are fanIn of them — a log-structured merge done inside bbolt's own
-// transactions, so it is as atomic and durable as any other write. A key is
-// rewritten about once per size class (log₄ of the index's size) and each
+// parent's page when small), and runs of about the same size are merged
+// into one when there are fanIn of them — a log-structured merge done
+// inside bbolt's own transactions, so it is as atomic and durable as any
+// other write. A key is rewritten about log₈ of the index's size times, each
 // time in sequential, full pages; a lookup reads the transaction's pending
 // keys, then the runs from newest to oldest whose Bloom filter (filter.go)
 // may hold the key.
 //
 // Layout inside the index's bucket:
 //
-//	<key> → <value>         the base: pairs written before runs existed (read only)
+//	<key> → <value>                the base: pairs written before runs existed (read only)
 //	"\x00runs"/                    one nested bucket per run, oldest first:
 //	  <seq:8><size:8><random:8>/   <key> → 'v' <value>, or 't' for a deleted key
 //	  <seq:8><size:8><random:8>f   → the run's Bloom filter
 //
-// The runs bucket's name cannot be a key: the indexed keys are text.
-// size is the number of entries in the run; the random part makes a name unique for good, so that a filter kept in
-// memory by name can never belong to other keys.
+// The runs bucket's name cannot be a key: the indexed keys are text. size
+// is the number of entries in the run; the random part makes a name unique
+// for good, so that a filter kept in memory by name can never belong to
+// other keys.
 package runindex
 
 import (
