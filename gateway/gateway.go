@@ -97,10 +97,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	mux := runtime.NewServeMux(
 		// Absent, not empty: a field the server leaves out must not appear as "".
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: bodyJSON{&runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}},
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithDisableHTTPMethodOverride(),
