@@ -18,14 +18,12 @@ import (
 // (body: "registration"); anything else goes to JSONPb's decoder.
 type bodyJSON struct{ *runtime.JSONPb }
 
-var messageType = reflect.TypeFor[proto.Message]()
-
 func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		msg, ok := v.(proto.Message)
 		if !ok {
 			field := reflect.ValueOf(v) // a pointer to a message field?
-			if field.Kind() != reflect.Pointer || field.Elem().Kind() != reflect.Pointer || !field.Elem().Type().Implements(messageType) {
+			if field.Kind() != reflect.Pointer || field.Elem().Kind() != reflect.Pointer || !field.Elem().Type().Implements(reflect.TypeFor[proto.Message]()) {
 				return m.JSONPb.NewDecoder(r).Decode(v)
 			}
 			if field.Elem().IsNil() {
