@@ -301,8 +301,8 @@ func TestBrowser(t *testing.T) {
 		tab.screenshot("register-form")
 		tab.screenshotPage("register-form-full")
 		tab.checkPage("registration form")
-		// The form's request id is a time-ordered UUID (version 7), which
-		// the service's request-id index takes at its end.
+		// The form's request id is a time-ordered UUID (version 7): ids
+		// made later sort later.
 		ids, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](`import('/assets/js/api.js').then((m) =>
 			[m.uuid(), m.uuid(Date.UTC(2026, 10, 26, 22)), m.uuid(Date.UTC(2026, 10, 26, 22) + 1)].join(' '))`, chromedp.EvalAwaitPromise))
 		if err != nil {

@@ -910,9 +910,9 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	h.measure(ctx, "create-gateway", "CreateRegistration gateway", createHTTPWith(cfg.DecodeAll))
 
 	// 3b. The gRPC create again, with time-ordered request ids (UUIDv7)
-	// instead of random ones: how much the request-id index's random
-	// inserts cost (README, "Idempotency"). It runs last of the creates, on
-	// the largest indexes, so it errs on the slow side.
+	// instead of random ones: the request-id index, kept as sorted runs,
+	// should take both at the same cost (README, "Idempotency"). It runs
+	// last of the creates, on the largest indexes, so it errs on the slow side.
 	createV7 := func(ctx context.Context, w int, i int64) error {
 		_, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
 			Parent:       "events/" + eventGRPC,

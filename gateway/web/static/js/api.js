@@ -122,9 +122,9 @@ export async function exists(path, type, opts) {
 
 // uuid makes a request id, so that a retried submission is not a second
 // registration: a UUID version 7 (RFC 9562), the time in milliseconds and
-// then random bits, which the service's request-id index adds at its end
-// (a random one lands on any page of it). crypto.randomUUID makes version 4
-// ids and needs a secure context; this does neither.
+// then random bits, so that ids sort in the order they were made (handy in
+// logs; the service takes any UUID at the same cost). crypto.randomUUID
+// makes version 4 ids and needs a secure context; this does neither.
 export function uuid(now = Date.now()) {
   const b = crypto.getRandomValues(new Uint8Array(16));
   for (let i = 5, ms = now; i >= 0; i--, ms = Math.floor(ms / 256)) {

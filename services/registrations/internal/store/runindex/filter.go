@@ -2,7 +2,6 @@ package runindex
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 	"sync"
 )
 
@@ -24,9 +23,10 @@ const (
 type keyHash struct{ h1, h2 uint64 }
 
 func hashKey(key []byte) keyHash {
-	f := fnv.New64a()
-	f.Write(key)
-	h := f.Sum64()
+	h := uint64(14695981039346656037) // FNV-1a, inline: hash/fnv's hasher is an allocation per lookup
+	for _, c := range key {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
 	// splitmix64's finaliser for the second hash, made odd so that the
 	// probes step through every bit position.
 	z := h + 0x9e3779b97f4a7c15

@@ -2,6 +2,7 @@ package runindex
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 )
 
@@ -30,5 +31,16 @@ func TestFilter(t *testing.T) {
 	}
 	if decodeFilter(nil) != nil || decodeFilter([]byte{1, 2, 3}) != nil {
 		t.Error("decodeFilter accepted what is not a filter")
+	}
+}
+
+// TestHashKeyIsFNV: filters are stored, so the hash must stay FNV-1a.
+func TestHashKeyIsFNV(t *testing.T) {
+	for _, k := range []string{"", "a@example.org", "6f1c1f8e-6c1e-4c55-9d6b-0c8f2a7d9e01"} {
+		f := fnv.New64a()
+		f.Write([]byte(k))
+		if got := hashKey([]byte(k)).h1; got != f.Sum64() {
+			t.Errorf("hashKey(%q) = %x, want FNV-1a %x", k, got, f.Sum64())
+		}
 	}
 }
