@@ -9,11 +9,13 @@
 //	        <registration id> → convene.registrations.v1.Registration, protobuf binary
 //	                            (ids begin with the event bucket's sequence number,
 //	                             so key order is arrival order)
+//	        <registration id> "\x00secret" → hex SHA-256 of the participant's manage secret
 //	      emails/
 //	        <trimmed lower-case e-mail> → <registration id>   (not cancelled ones)
 //	      waitlist/
 //	        <registration id> → ""        the WAITLISTED ones, in arrival order
-//	      secrets/
+//	      secrets/            (databases written before the secrets moved in
+//	                           with the registrations: read, never written)
 //	        <registration id> → hex SHA-256 of the participant's manage secret
 //	      counts → store.Counts as JSON
 //	      event  → convene.events.v1.Event: the service's last copy of the
@@ -22,6 +24,12 @@
 //	    <request id> → "<event id>/<registration id>"
 //	  meta/
 //	    feed_sequence → the last change of the events feed applied (8 bytes big-endian)
+//
+// A registration's secret hash sits right after it in the registrations
+// bucket (its id and a suffix no id has), not in a bucket of its own: the
+// two are written together, and a bucket of their own made every group
+// commit rewrite that bucket's pages too — four 4 KiB pages of about
+// twenty-five (BENCHMARKS.md). Readers of the registrations skip these keys.
 //
 // Every write — the admission check, the registration, its indexes and the
 // counters — is one bbolt transaction: the rules hold under any concurrency
@@ -65,7 +73,16 @@ var (
 	keyCounts           = []byte("counts")
 	keyEvent            = []byte("event")
 	keyFeedSequence     = []byte("feed_sequence")
+	// secretSuffix follows a registration id to make the key of its secret
+	// hash; ids are base32 text, so the NUL sorts the key right after the
+	// registration's own and marks it for readers to skip.
+	secretSuffix = []byte("\x00secret")
 )
+
+func secretKey(id string) []byte { return append([]byte(id), secretSuffix...) }
+
+// isSecretKey tells a secret hash's key from a registration's.
+func isSecretKey(k []byte) bool { return bytes.HasSuffix(k, secretSuffix) }
 
 const waitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 
@@ -222,7 +239,7 @@ func openEvent(tx *bolt.Tx, eventID string, create bool) (*eventTx, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range [][]byte{bucketRegistrations, bucketEmails, bucketWaitlist, bucketSecrets} {
+		for _, name := range [][]byte{bucketRegistrations, bucketEmails, bucketWaitlist} {
 			if _, err := b.CreateBucketIfNotExists(name); err != nil {
 				return nil, err
 			}
@@ -246,7 +263,7 @@ func (t *eventTx) sub(name []byte) *bolt.Bucket {
 		return nil
 	}
 	b := t.bucket.Bucket(name)
-	if b != nil && t.tx.Writable() && (bytes.Equal(name, bucketRegistrations) || bytes.Equal(name, bucketSecrets)) {
+	if b != nil && t.tx.Writable() && bytes.Equal(name, bucketRegistrations) {
 		// Keyed by ids in the order made: new keys only ever go at the end,
 		// so full pages are never split by an insert in their middle. bbolt
 		// splits at half a page by default, which leaves these pages half
@@ -280,7 +297,7 @@ func (t *eventTx) Get(id string) (*registrationsv1.Registration, error) {
 		return nil, notFound(t.eventID, id)
 	}
 	v := regs.Get([]byte(id))
-	if v == nil {
+	if v == nil || isSecretKey([]byte(id)) {
 		return nil, notFound(t.eventID, id)
 	}
 	return decode(v)
@@ -439,7 +456,10 @@ func (t *eventTx) ForEach(fn func(*registrationsv1.Registration) error) error {
 		return nil
 	}
 	var all []*registrationsv1.Registration // decoded first: fn may Put
-	if err := regs.ForEach(func(_, v []byte) error {
+	if err := regs.ForEach(func(k, v []byte) error {
+		if isSecretKey(k) {
+			return nil
+		}
 		reg, err := decode(v)
 		all = append(all, reg)
 		return err
@@ -455,7 +475,7 @@ func (t *eventTx) ForEach(fn func(*registrationsv1.Registration) error) error {
 }
 
 func (t *eventTx) SetSecretHash(id, hash string) error {
-	return t.sub(bucketSecrets).Put([]byte(id), []byte(hash))
+	return t.sub(bucketRegistrations).Put(secretKey(id), []byte(hash))
 }
 
 func (t *eventTx) SetFeedSequence(seq int64) error { return putFeedSequence(t.tx, seq) }
@@ -586,7 +606,9 @@ func (s *Store) SecretHash(_ context.Context, eventID, id string) (string, error
 		if _, err := t.Get(id); err != nil {
 			return err
 		}
-		if b := t.sub(bucketSecrets); b != nil {
+		if v := t.sub(bucketRegistrations).Get(secretKey(id)); v != nil {
+			hash = string(v)
+		} else if b := t.sub(bucketSecrets); b != nil { // written before the move
 			hash = string(b.Get([]byte(id)))
 		}
 		return nil
@@ -615,6 +637,9 @@ func (s *Store) List(_ context.Context, eventID, after string, limit int, desc b
 			inPage = func(k []byte) bool { return after == "" || string(k) < after }
 		}
 		for k, v := first(); k != nil; k, v = next() {
+			if isSecretKey(k) {
+				continue
+			}
 			reg, err := decode(v)
 			if err != nil {
 				return err

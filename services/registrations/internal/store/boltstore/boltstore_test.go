@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
@@ -1149,5 +1150,85 @@ func TestForEach(t *testing.T) {
 	})
 	if !errors.Is(err, errStop) || calls != 1 {
 		t.Errorf("error = %v after %d calls, want %v after 1", err, calls, errStop)
+	}
+}
+
+// TestSecretHashes: a registration's secret hash is kept with it, read back
+// by SecretHash, and never seen as a registration by Get, List or ForEach;
+// a database written when the hashes had a bucket of their own still
+// answers from it.
+func TestSecretHashes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrations.db")
+	s := open(t, path)
+	var ids []string
+	for i := range 3 {
+		reg := newReg(fmt.Sprintf("s%d@example.org", i), "MX", delegate)
+		got, created, err := s.Create(ctx, "ev1", "", func(tx store.Tx) (*registrationsv1.Registration, error) {
+			r, err := insert(reg, confirmed)(tx)
+			if err != nil {
+				return nil, err
+			}
+			id := r.GetName()[strings.LastIndexByte(r.GetName(), '/')+1:]
+			return r, tx.SetSecretHash(id, fmt.Sprintf("hash-%d", i))
+		})
+		if err != nil || !created {
+			t.Fatalf("Create: %v, created %v", err, created)
+		}
+		ids = append(ids, idOf(t, got.GetName(), "ev1"))
+	}
+	for i, id := range ids {
+		if h, err := s.SecretHash(ctx, "ev1", id); err != nil || h != fmt.Sprintf("hash-%d", i) {
+			t.Errorf("SecretHash(%s) = %q, %v; want hash-%d", id, h, err, i)
+		}
+		if _, err := s.Get(ctx, "ev1", id+"\x00secret"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("Get(the secret's key) = %v, want not found", err)
+		}
+	}
+	for _, desc := range []bool{false, true} {
+		page, n, err := s.List(ctx, "ev1", "", 10, desc, all)
+		if err != nil || n != 3 || len(page) != 3 {
+			t.Errorf("List(desc %v) = %d of %d, %v; want 3 of 3", desc, len(page), n, err)
+		}
+	}
+	var seen int
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		return tx.ForEach(func(*registrationsv1.Registration) error { seen++; return nil })
+	}); err != nil || seen != 3 {
+		t.Errorf("ForEach saw %d, %v; want 3", seen, err)
+	}
+	// A registration without a hash answers "" (and no error).
+	plain := mustCreate(t, s, "ev1", "", newReg("plain@example.org", "MX", delegate), confirmed)
+	plainID := idOf(t, plain.GetName(), "ev1")
+	if h, err := s.SecretHash(ctx, "ev1", plainID); err != nil || h != "" {
+		t.Errorf("SecretHash(no hash) = %q, %v; want \"\"", h, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// As an earlier version wrote it: the hash in v1/events/ev1/secrets.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket([]byte("v1")).Bucket([]byte("events")).Bucket([]byte("ev1")).CreateBucketIfNotExists([]byte("secrets"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(plainID), []byte("old-hash"))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	if h, err := s.SecretHash(ctx, "ev1", plainID); err != nil || h != "old-hash" {
+		t.Errorf("SecretHash(written before the move) = %q, %v; want old-hash", h, err)
+	}
+	if h, err := s.SecretHash(ctx, "ev1", ids[0]); err != nil || h != "hash-0" {
+		t.Errorf("SecretHash = %q, %v; want hash-0", h, err)
 	}
 }
