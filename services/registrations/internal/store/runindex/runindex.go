@@ -6,8 +6,7 @@
 // rewrites that whole 4 KiB page (and its branch pages) at the commit: a
 // group commit of 20 registrations wrote ~70 pages for its two indexes
 // alone (BENCHMARKS.md). Here the keys a transaction adds are written
-// together, sorted, as one new run (a nested bucket, often inlined in its
-// parent's page when small), and runs of about the same size are merged
+// together, sorted, as one new run (a nested bucket), and runs of about the same size are merged
 // into one when there are fanIn of them — a log-structured merge done
 // inside bbolt's own transactions, so it is as atomic and durable as any
 // other write. A key is rewritten about log₈ of the index's size times, each
@@ -17,15 +16,21 @@
 //
 // Layout inside the index's bucket:
 //
-//	<key> → <value>                the base: pairs written before runs existed (read only)
-//	"\x00runs"/                    one nested bucket per run, oldest first:
-//	  <seq:8><size:8><random:8>/   <key> → 'v' <value>, or 't' for a deleted key
-//	  <seq:8><size:8><random:8>f   → the run's Bloom filter
+//	<seq:8><size:8><random:8>/   one nested bucket per run, oldest first:
+//	                             <key> → 'v' <value>, or 't' for a deleted key
+//	<seq:8><size:8><random:8>f   → the run's Bloom filter
+//	<key> → <value>              the base: pairs written before runs existed (read only)
 //
-// The runs bucket's name cannot be a key: the indexed keys are text. size
-// is the number of entries in the run; the random part makes a name unique
-// for good, so that a filter kept in memory by name can never belong to
-// other keys.
+// seq is the bucket's sequence, so a run's name begins with a NUL byte (for
+// the first 2⁵⁶ runs) and sorts before every indexed key, which is text.
+// size is the number of entries in the run; the random part makes a name
+// unique for good, so that a filter kept in memory by name can never belong
+// to other keys.
+//
+// The runs sit in the index's own bucket rather than in a bucket of their
+// own below it: one level less of B+tree for every commit to rewrite, a
+// page per index per commit. Indexes written when they had such a bucket,
+// "\x00runs", keep their runs there and are read and written as they are.
 package runindex
 
 import (
@@ -39,7 +44,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var runsName = []byte("\x00runs")
+// legacyRunsName is the bucket that held the runs in earlier versions.
+var legacyRunsName = []byte("\x00runs")
 
 const (
 	// fanIn is how many runs of one size class are merged into one.
@@ -58,7 +64,7 @@ const (
 // Get sees them at once.
 type Index struct {
 	b       *bolt.Bucket // nil: an index that does not exist (read transactions)
-	runsB   *bolt.Bucket // b's runs bucket, once loaded or made
+	runsB   *bolt.Bucket // where the runs are: b, or its legacy runs bucket; set by load
 	filters *Filters
 	loaded  bool
 	// baseEmpty: b holds no pairs of its own (an index made with runs), so
@@ -119,7 +125,7 @@ func (ix *Index) Get(key []byte) []byte {
 	if ix.baseEmpty {
 		return nil
 	}
-	return ix.b.Get(key) // nil for the runs bucket's own name
+	return ix.b.Get(key) // nil for a run's name: a nested bucket
 }
 
 // Put sets key to value (both copied) in the transaction.
@@ -151,13 +157,6 @@ func (ix *Index) Flush() error {
 	}
 	ix.load()
 	runs := ix.runsB
-	if runs == nil {
-		var err error
-		if runs, err = ix.b.CreateBucket(runsName); err != nil {
-			return err
-		}
-		ix.runsB = runs
-	}
 	keys := make([]string, 0, len(ix.pending))
 	for k := range ix.pending {
 		keys = append(keys, k)
@@ -197,20 +196,15 @@ func (ix *Index) load() {
 		return
 	}
 	ix.loaded = true
-	first, _ := ix.b.Cursor().First()
+	// The base pairs are the keys that do not begin with a NUL.
+	first, _ := ix.b.Cursor().Seek([]byte{1})
 	ix.baseEmpty = first == nil
-	ix.runsB = ix.b.Bucket(runsName)
+	ix.runsB = ix.b.Bucket(legacyRunsName)
 	if ix.runsB == nil {
-		return
-	}
-	if bytes.Equal(first, runsName) { // the runs bucket sorts first: is it alone?
-		c := ix.b.Cursor()
-		c.First()
-		next, _ := c.Next()
-		ix.baseEmpty = next == nil
+		ix.runsB = ix.b
 	}
 	c := ix.runsB.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for k, v := c.First(); k != nil && k[0] == 0; k, v = c.Next() {
 		if v == nil && len(k) == nameLen { // a nested bucket: a run
 			ix.runs = append(ix.runs, run{name: bytes.Clone(k), size: binary.BigEndian.Uint64(k[8:])})
 		}

@@ -1,6 +1,7 @@
 package runindex
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -76,13 +77,66 @@ func runCount(t *testing.T, db *bolt.DB) int {
 	return n
 }
 
+// toLegacyLayout moves the index's runs and filters into a runs bucket of
+// their own, "\x00runs", as earlier versions kept them.
+func toLegacyLayout(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(indexName)
+		runs, err := b.CreateBucket(legacyRunsName)
+		if err != nil {
+			return err
+		}
+		if err := runs.SetSequence(b.Sequence()); err != nil {
+			return err
+		}
+		var names, filterKeys [][]byte
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && k[0] == 0; k, v = c.Next() {
+			switch {
+			case v == nil && len(k) == nameLen:
+				names = append(names, bytes.Clone(k))
+			case len(k) == nameLen+1:
+				filterKeys = append(filterKeys, bytes.Clone(k))
+			}
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("no runs to move")
+		}
+		for _, n := range names {
+			if err := tx.MoveBucket(n, b, runs); err != nil {
+				return err
+			}
+		}
+		for _, k := range filterKeys {
+			if err := runs.Put(k, bytes.Clone(b.Get(k))); err != nil {
+				return err
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAgainstMap applies random puts, overwrites and deletes in
 // transactions of random size, with base pairs written before any run,
 // and a reopened database halfway, and compares the index with a map after
 // every transaction. Within a transaction, Get sees its own changes.
+//
+// With legacy, the runs move to the runs bucket of earlier versions after
+// 100 transactions, and the index must go on there.
 func TestAgainstMap(t *testing.T) {
-	for _, maxMerge := range []uint64{defaultMaxMerge, 40} {
-		t.Run(fmt.Sprintf("maxMerge=%d", maxMerge), func(t *testing.T) {
+	for _, c := range []struct {
+		maxMerge uint64
+		legacy   bool
+	}{{defaultMaxMerge, false}, {40, false}, {defaultMaxMerge, true}, {40, true}} {
+		maxMerge := c.maxMerge
+		t.Run(fmt.Sprintf("maxMerge=%d/legacy=%v", maxMerge, c.legacy), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
 			db := openDB(t, path)
 			const keySpace = 600
@@ -116,6 +170,9 @@ func TestAgainstMap(t *testing.T) {
 					db = openDB(t, path)
 					filters = NewFilters() // a new process
 				}
+				if c.legacy && txn == 100 {
+					toLegacyLayout(t, db)
+				}
 				update(t, db, filters, maxMerge, func(ix *Index) {
 					for range rng.IntN(30) + 1 {
 						k := key(rng.IntN(keySpace))
@@ -142,6 +199,18 @@ func TestAgainstMap(t *testing.T) {
 			if n := runCount(t, db); maxMerge == defaultMaxMerge && n > 3*fanIn {
 				t.Errorf("%d runs after 400 transactions, want at most %d", n, 3*fanIn)
 			}
+			// The runs stayed where they were first written.
+			_ = db.View(func(tx *bolt.Tx) error {
+				b := tx.Bucket(indexName)
+				k, _ := b.Cursor().First()
+				switch {
+				case c.legacy && !bytes.Equal(k, legacyRunsName):
+					t.Errorf("first key %q, want only the legacy runs bucket", k)
+				case !c.legacy && b.Bucket(legacyRunsName) != nil:
+					t.Error("a legacy runs bucket in a new index")
+				}
+				return nil
+			})
 			db.Close()
 		})
 	}
