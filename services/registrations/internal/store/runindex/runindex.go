@@ -17,8 +17,8 @@
 // Layout inside the index's bucket:
 //
 //	<seq:8><size:8><random:8>/   one nested bucket per run, oldest first:
-//	                             <key> → 'v' <value>, or 't' for a deleted key
-//	<seq:8><size:8><random:8>f   → the run's Bloom filter
+//	  "\x00f"                    → the run's Bloom filter
+//	  <key>                      → 'v' <value>, or 't' for a deleted key
 //	<key> → <value>              the base: pairs written before runs existed (read only)
 //
 // seq is the bucket's sequence, so a run's name begins with a NUL byte (for
@@ -28,9 +28,12 @@
 // to other keys.
 //
 // The runs sit in the index's own bucket rather than in a bucket of their
-// own below it: one level less of B+tree for every commit to rewrite, a
-// page per index per commit. Indexes written when they had such a bucket,
-// "\x00runs", keep their runs there and are read and written as they are.
+// own below it, and each run keeps its filter: the index's bucket holds
+// only the runs' names, a page or so, which is all that a commit rewrites
+// of it besides the new run — where runs, filters (up to ~330 KB each) and
+// a bucket level between cost a commit several pages per index. Indexes
+// written by earlier versions keep their runs in "\x00runs" and filters
+// next to them (<name> 'f'); they are read, and written to, as they are.
 package runindex
 
 import (
@@ -46,6 +49,13 @@ import (
 
 // legacyRunsName is the bucket that held the runs in earlier versions.
 var legacyRunsName = []byte("\x00runs")
+
+// filterName is the key of a run's filter in the run: it sorts before
+// every indexed key.
+var filterName = []byte("\x00f")
+
+// firstKey is where the indexed keys begin in a run.
+var firstKey = []byte{1}
 
 const (
 	// fanIn is how many runs of one size class are merged into one.
@@ -173,7 +183,7 @@ func (ix *Index) Flush() error {
 		}
 		f.add(hashKey([]byte(k)))
 	}
-	if err := ix.setFilter(runs, r, f); err != nil {
+	if err := ix.setFilter(r, f); err != nil {
 		return err
 	}
 	ix.pending = nil
@@ -225,7 +235,11 @@ func (ix *Index) runFilter(i int) *filter {
 	r := &ix.runs[i]
 	if r.filter == nil {
 		if r.filter = ix.filters.get(r.name); r.filter == nil {
-			if r.filter = decodeFilter(ix.runsB.Get(filterKey(r.name))); r.filter != nil {
+			v := ix.runBucket(i).Get(filterName)
+			if v == nil { // written by an earlier version
+				v = ix.runsB.Get(filterKey(r.name))
+			}
+			if r.filter = decodeFilter(v); r.filter != nil {
 				ix.filters.put(r.name, r.filter)
 			}
 		}
@@ -254,11 +268,11 @@ func (ix *Index) newRun(runs *bolt.Bucket, size uint64) (*run, error) {
 	return &ix.runs[len(ix.runs)-1], nil
 }
 
-// setFilter stores a new run's filter next to it.
-func (ix *Index) setFilter(runs *bolt.Bucket, r *run, f *filter) error {
+// setFilter stores a new run's filter in it.
+func (ix *Index) setFilter(r *run, f *filter) error {
 	r.filter = f
 	ix.filters.put(r.name, f)
-	return runs.Put(filterKey(r.name), f.encode())
+	return r.bucket.Put(filterName, f.encode())
 }
 
 // class is a run's size class: sizes within a factor of four share one.
@@ -308,7 +322,7 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 	vals := make([][]byte, len(src))
 	for i := range src {
 		curs[i] = ix.runBucket(lo + i).Cursor()
-		keys[i], vals[i] = curs[i].First()
+		keys[i], vals[i] = curs[i].Seek(firstKey)
 	}
 	oldest := lo == 0
 	// Gathered first (slices of the sources' pages, at most maxMerge of
@@ -352,7 +366,7 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 			}
 			f.add(hashKey(p.k))
 		}
-		if err := ix.setFilter(runs, r, f); err != nil {
+		if err := ix.setFilter(r, f); err != nil {
 			return err
 		}
 	}
@@ -360,7 +374,7 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 		if err := runs.DeleteBucket(r.name); err != nil {
 			return err
 		}
-		if err := runs.Delete(filterKey(r.name)); err != nil {
+		if err := runs.Delete(filterKey(r.name)); err != nil { // an earlier version's
 			return err
 		}
 		ix.filters.drop(r.name)

@@ -77,8 +77,8 @@ func runCount(t *testing.T, db *bolt.DB) int {
 	return n
 }
 
-// toLegacyLayout moves the index's runs and filters into a runs bucket of
-// their own, "\x00runs", as earlier versions kept them.
+// toLegacyLayout moves the index's runs into a runs bucket of their own,
+// "\x00runs", and their filters next to them, as earlier versions kept them.
 func toLegacyLayout(t *testing.T, db *bolt.DB) {
 	t.Helper()
 	err := db.Update(func(tx *bolt.Tx) error {
@@ -90,29 +90,26 @@ func toLegacyLayout(t *testing.T, db *bolt.DB) {
 		if err := runs.SetSequence(b.Sequence()); err != nil {
 			return err
 		}
-		var names, filterKeys [][]byte
+		var names [][]byte
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && k[0] == 0; k, v = c.Next() {
-			switch {
-			case v == nil && len(k) == nameLen:
+			if v == nil && len(k) == nameLen {
 				names = append(names, bytes.Clone(k))
-			case len(k) == nameLen+1:
-				filterKeys = append(filterKeys, bytes.Clone(k))
 			}
 		}
 		if len(names) == 0 {
 			return fmt.Errorf("no runs to move")
 		}
 		for _, n := range names {
+			// The filter went next to the run.
+			run := b.Bucket(n)
+			if err := runs.Put(filterKey(n), bytes.Clone(run.Get(filterName))); err != nil {
+				return err
+			}
+			if err := run.Delete(filterName); err != nil {
+				return err
+			}
 			if err := tx.MoveBucket(n, b, runs); err != nil {
-				return err
-			}
-		}
-		for _, k := range filterKeys {
-			if err := runs.Put(k, bytes.Clone(b.Get(k))); err != nil {
-				return err
-			}
-			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -272,7 +269,7 @@ func TestDeletionsDropped(t *testing.T) {
 			ix := Open(tx.Bucket(indexName), nil)
 			ix.load()
 			for i := range ix.runs {
-				entries += ix.runBucket(i).Stats().KeyN
+				entries += ix.runBucket(i).Stats().KeyN - 1 // and its filter
 			}
 			runs = len(ix.runs)
 			return nil
