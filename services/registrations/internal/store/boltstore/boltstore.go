@@ -44,6 +44,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 
@@ -107,6 +108,15 @@ type Store struct {
 	// that change them.
 	eventsMu sync.RWMutex
 	events   map[string]*eventsv1.Event
+
+	// totals are the registrations by state in all events (the gauge that
+	// every scrape of /metrics reads): read from every event's counters
+	// once, at the first TotalsByState, then moved by each commit that
+	// changes counters — rather than every event's bucket read per scrape
+	// (11 ms and every event's page mapped in, with 10,000 events).
+	totalsMu sync.Mutex
+	totals   map[string]float64 // nil until the first TotalsByState
+	totalsTx int                // the transaction they were first read in
 }
 
 // groupSize is the most writes that share one transaction.
@@ -177,6 +187,10 @@ func (s *Store) eventInTx(tx *bolt.Tx, eventID string) (*eventTx, error) {
 		return nil, err
 	}
 	t.store = s
+	t.startTotals = make(map[string]int32, len(t.counts.ByState))
+	for st, tally := range t.counts.ByState {
+		t.startTotals[st] = tally.Total
+	}
 	s.shared[eventID] = t
 	return t, nil
 }
@@ -227,6 +241,9 @@ type eventTx struct {
 	// eventWritten: this transaction has changed the saved event copy, so
 	// the committed copy in the store's cache is no longer what it holds.
 	eventWritten bool
+	// startTotals are the totals by state when the transaction began
+	// (write transactions only), for the store's totals.
+	startTotals map[string]int32
 }
 
 // openEvent returns the event's transaction view; with create, its buckets
@@ -495,7 +512,44 @@ func (t *eventTx) commit() error {
 	if err != nil {
 		return err
 	}
-	return t.bucket.Put(keyCounts, v)
+	if err := t.bucket.Put(keyCounts, v); err != nil {
+		return err
+	}
+	if delta := t.totalsDelta(); len(delta) > 0 && t.store != nil {
+		s, txid := t.store, t.tx.ID()
+		t.tx.OnCommit(func() { s.addTotals(txid, delta) })
+	}
+	return nil
+}
+
+// totalsDelta is how the transaction changed the totals by state.
+func (t *eventTx) totalsDelta() map[string]float64 {
+	delta := map[string]float64{}
+	for st, tally := range t.counts.ByState {
+		if d := tally.Total - t.startTotals[st]; d != 0 {
+			delta[st] = float64(d)
+		}
+	}
+	for st, n := range t.startTotals {
+		if _, ok := t.counts.ByState[st]; !ok && n != 0 {
+			delta[st] = -float64(n)
+		}
+	}
+	return delta
+}
+
+// addTotals moves the totals by one event's delta in a committed
+// transaction, unless the totals were first read after it (or have not been
+// read yet). A transaction that changed several events adds several deltas.
+func (s *Store) addTotals(txid int, delta map[string]float64) {
+	s.totalsMu.Lock()
+	defer s.totalsMu.Unlock()
+	if s.totals == nil || txid <= s.totalsTx {
+		return
+	}
+	for st, d := range delta {
+		s.totals[strings.TrimPrefix(st, "REGISTRATION_STATE_")] += d
+	}
 }
 
 // Update implements store.Store.
@@ -739,10 +793,30 @@ func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
 }
 
 // TotalsByState returns how many registrations there are in each state, in
-// all events, from the counters (no registration is read).
+// all events. The first call reads every event's counters (no registration
+// is read); the commits keep them current from there.
 func (s *Store) TotalsByState(_ context.Context) (map[string]float64, error) {
+	// Held through the first read, so that no commit's delta falls between
+	// the read transaction and the totals it gives (addTotals waits).
+	s.totalsMu.Lock()
+	defer s.totalsMu.Unlock()
+	if s.totals == nil {
+		totals, txid, err := s.readTotals()
+		if err != nil {
+			return nil, err
+		}
+		s.totals, s.totalsTx = totals, txid
+	}
+	return maps.Clone(s.totals), nil
+}
+
+// readTotals adds up every event's counters, and says in which
+// transaction.
+func (s *Store) readTotals() (map[string]float64, int, error) {
 	out := map[string]float64{}
+	txid := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
+		txid = tx.ID()
 		events := tx.Bucket(bucketV1).Bucket(bucketEvents)
 		return events.ForEachBucket(func(k []byte) error {
 			t, err := openEvent(tx, string(k), false)
@@ -755,7 +829,7 @@ func (s *Store) TotalsByState(_ context.Context) (map[string]float64, error) {
 			return nil
 		})
 	})
-	return out, err
+	return out, txid, err
 }
 
 // Collector exports the database's statistics to Prometheus.

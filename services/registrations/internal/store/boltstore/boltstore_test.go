@@ -1232,3 +1232,84 @@ func TestSecretHashes(t *testing.T) {
 		t.Errorf("SecretHash = %q, %v; want hash-0", h, err)
 	}
 }
+
+// TestTotalsByState: the totals by state follow every commit, whether they
+// were first read before, during or after the writes (read concurrently
+// with them), and match the events' registrations and a reopened store.
+func TestTotalsByState(t *testing.T) {
+	for _, firstRead := range []string{"before", "during", "after"} {
+		t.Run(firstRead, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "registrations.db")
+			s := open(t, path)
+			events := []string{"ev1", "ev2", "ev3"}
+			if firstRead == "before" {
+				if got, err := s.TotalsByState(ctx); err != nil || len(got) != 0 {
+					t.Fatalf("TotalsByState of an empty store = %v, %v", got, err)
+				}
+			}
+			states := []registrationsv1.RegistrationState{confirmed, waitlisted, pending, rejected}
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			if firstRead == "during" {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if _, err := s.TotalsByState(ctx); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			var writers sync.WaitGroup
+			for w := range 8 {
+				writers.Go(func() {
+					for i := range 40 {
+						ev := events[(w+i)%len(events)]
+						reg := newReg(fmt.Sprintf("w%d-%d@example.org", w, i), "MX", delegate)
+						got, _, err := s.Create(ctx, ev, "", insert(reg, states[i%len(states)]))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if i%3 == 0 { // and some change state
+							if err := update(s, ev, idOf(t, got.GetName(), ev), setState(cancelled, "")); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					}
+				})
+			}
+			writers.Wait()
+			close(stop)
+			wg.Wait()
+
+			want := map[string]float64{}
+			for _, ev := range events {
+				for st, tally := range recount(t, s, ev).ByState {
+					want[strings.TrimPrefix(st, "REGISTRATION_STATE_")] += float64(tally.Total)
+				}
+			}
+			nonzero := func(m map[string]float64) map[string]float64 {
+				maps.DeleteFunc(m, func(_ string, v float64) bool { return v == 0 })
+				return m
+			}
+			got, err := s.TotalsByState(ctx)
+			if err != nil || !maps.Equal(nonzero(got), nonzero(want)) {
+				t.Errorf("TotalsByState = %v, %v; want %v", got, err, want)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err = open(t, path).TotalsByState(ctx)
+			if err != nil || !maps.Equal(nonzero(got), nonzero(want)) {
+				t.Errorf("after reopening, TotalsByState = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+}
