@@ -134,6 +134,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -bin is required")
 		os.Exit(2)
 	}
+	for _, dir := range []string{cfg.PprofDir, cfg.ProfileDir} {
+		if dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil { // the profiles are written as each window ends
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg); err != nil {
