@@ -362,11 +362,17 @@ func (h *harness) record(key string, r load.Result) {
 //
 // A measurement that others disturbed (they used more than disturbedCores
 // on average) is made once more, and the less disturbed of the two kept.
+// The second one goes on numbering the calls where the first stopped: the
+// creates make a participant from the call's number, and one already
+// registered would be refused.
 func (h *harness) measure(ctx context.Context, key, name string, call load.Call) {
 	if !h.wants(key) {
 		return
 	}
+	var made int64 // calls of the earlier attempts
 	for attempt := 1; ; attempt++ {
+		from := made
+		numbered := func(ctx context.Context, w int, i int64) error { return call(ctx, w, from+i) }
 		if c := h.foreign.WaitQuiet(ctx, quietCores, h.cfg.QuietWait); c >= quietCores {
 			h.note("%s: other processes kept using %.2f cores for %s before it; measured anyway", name, c, h.cfg.QuietWait)
 		}
@@ -379,7 +385,8 @@ func (h *harness) measure(ctx context.Context, key, name string, call load.Call)
 		if h.cfg.PprofDir != "" {
 			done = h.pprof(ctx, key, done)
 		}
-		r := load.Run(ctx, name, h.cfg.Workers, h.cfg.Warmup, h.cfg.Window, call)
+		r := load.Run(ctx, name, h.cfg.Workers, h.cfg.Warmup, h.cfg.Window, numbered)
+		made += r.Calls
 		others := h.foreign.Cores()
 		if done != nil {
 			<-done
