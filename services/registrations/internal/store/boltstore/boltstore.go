@@ -24,6 +24,7 @@
 //	    <request id> → "<event id>/<registration id>"
 //	  meta/
 //	    feed_sequence → the last change of the events feed applied (8 bytes big-endian)
+//	    format        → formatVersion (8 bytes big-endian); absent before version 2
 //
 // A registration's secret hash sits right after it in the registrations
 // bucket (its id and a suffix no id has), not in a bucket of its own: the
@@ -74,6 +75,7 @@ var (
 	keyCounts           = []byte("counts")
 	keyEvent            = []byte("event")
 	keyFeedSequence     = []byte("feed_sequence")
+	keyFormat           = []byte("format")
 	// secretSuffix follows a registration id to make the key of its secret
 	// hash; ids are base32 text, so the NUL sorts the key right after the
 	// registration's own and marks it for readers to skip.
@@ -119,6 +121,13 @@ type Store struct {
 	totalsTx int                // the transaction they were first read in
 }
 
+// formatVersion is the layout this code reads and writes. 2: secret hashes
+// with the registrations, index runs in the index's own bucket. It reads
+// databases of earlier formats as they are (and writes its own way into
+// them); a database of a later format was written by a newer version, whose
+// layout it cannot know, and is refused untouched.
+const formatVersion = 2
+
 // groupSize is the most writes that share one transaction.
 const groupSize = 128
 
@@ -151,7 +160,15 @@ func New(db *bolt.DB) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		meta := root.Bucket(bucketMeta)
+		if v := meta.Get(keyFormat); len(v) == 8 {
+			if f := binary.BigEndian.Uint64(v); f > formatVersion {
+				return fmt.Errorf("the database has format %d, written by a newer version of the registrations service (this one reads up to %d); run that version, or restore a backup taken before it", f, formatVersion)
+			} else if f == formatVersion {
+				return nil
+			}
+		}
+		return meta.Put(keyFormat, binary.BigEndian.AppendUint64(nil, formatVersion))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)

@@ -1,7 +1,9 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -1235,7 +1237,10 @@ func TestSecretHashes(t *testing.T) {
 
 // TestTotalsByState: the totals by state follow every commit, whether they
 // were first read before, during or after the writes (read concurrently
-// with them), and match the events' registrations and a reopened store.
+// with them, writes that fail among them), and match the events'
+// registrations and a reopened store.
+var errBoom = errors.New("boom")
+
 func TestTotalsByState(t *testing.T) {
 	for _, firstRead := range []string{"before", "during", "after"} {
 		t.Run(firstRead, func(t *testing.T) {
@@ -1276,10 +1281,34 @@ func TestTotalsByState(t *testing.T) {
 							t.Error(err)
 							return
 						}
+						id := idOf(t, got.GetName(), ev)
 						if i%3 == 0 { // and some change state
-							if err := update(s, ev, idOf(t, got.GetName(), ev), setState(cancelled, "")); err != nil {
+							if err := update(s, ev, id, setState(cancelled, "")); err != nil {
 								t.Error(err)
 								return
+							}
+						}
+						// Writes that fail: their batches are rolled back and the
+						// rest run again, and none of it may count.
+						if i%4 == 1 && i%3 != 0 { // (a cancelled one freed its address)
+							if _, _, err := s.Create(ctx, ev, "", insert(reg, confirmed)); !errors.Is(err, errdefs.ErrAlreadyExists) {
+								t.Errorf("the same address again: %v, want already exists", err)
+							}
+						}
+						if i%5 == 2 {
+							err := s.Update(ctx, ev, func(tx store.Tx) error {
+								r, err := tx.Get(id)
+								if err != nil {
+									return err
+								}
+								r.State = rejected
+								if err := tx.Put(r); err != nil {
+									return err
+								}
+								return errBoom
+							})
+							if !errors.Is(err, errBoom) {
+								t.Errorf("a failing update: %v", err)
 							}
 						}
 					}
@@ -1311,5 +1340,73 @@ func TestTotalsByState(t *testing.T) {
 				t.Errorf("after reopening, TotalsByState = %v, %v; want %v", got, err, want)
 			}
 		})
+	}
+}
+
+// TestFormatVersion: a new database, and one written before the format
+// was recorded, get this code's format; one of a later format is refused
+// and left as it was.
+func TestFormatVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrations.db")
+	format := func() (uint64, bool) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v []byte
+		_ = db.View(func(tx *bolt.Tx) error {
+			v = bytes.Clone(tx.Bucket([]byte("v1")).Bucket([]byte("meta")).Get([]byte("format")))
+			return nil
+		})
+		if len(v) != 8 {
+			return 0, false
+		}
+		return binary.BigEndian.Uint64(v), true
+	}
+	setFormat := func(v []byte) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket([]byte("v1")).Bucket([]byte("meta"))
+			if v == nil {
+				return meta.Delete([]byte("format"))
+			}
+			return meta.Put([]byte("format"), v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := open(t, path)
+	mustCreate(t, s, "ev1", "", newReg("a@example.org", "MX", delegate), confirmed)
+	s.Close()
+	if f, ok := format(); !ok || f != 2 {
+		t.Fatalf("a new database has format %d (%v), want 2", f, ok)
+	}
+	setFormat(nil) // as written before the format was recorded
+	s = open(t, path)
+	if n := total(t, s, "ev1"); n != 1 {
+		t.Errorf("%d registrations, want 1", n)
+	}
+	s.Close()
+	if f, ok := format(); !ok || f != 2 {
+		t.Fatalf("an older database has format %d (%v) once opened, want 2", f, ok)
+	}
+
+	setFormat(binary.BigEndian.AppendUint64(nil, 3))
+	db, err := boltdb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boltstore.New(db); err == nil || !strings.Contains(err.Error(), "newer version") {
+		t.Errorf("a database of format 3: %v, want refused as newer", err)
+	}
+	db.Close()
+	if f, _ := format(); f != 3 {
+		t.Errorf("the refused database now has format %d, want it untouched (3)", f)
 	}
 }
