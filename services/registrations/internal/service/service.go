@@ -149,7 +149,11 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			if err := policy.Promote(ev, tx, s.touch); err != nil {
 				return nil, err
 			}
-			r := proto.CloneOf(reg) // the function may run again: leave reg as it was
+			// The function may run again (and create again with a newer
+			// event): start from reg as it came, undoing what a run sets.
+			// No copy: this is the committer's time, which every create waits on.
+			r := reg
+			r.Name, r.State, r.StateReason, r.Etag = "", 0, "", ""
 			if err := policy.Admit(ev, r, tx.Counts()); err != nil {
 				return nil, err
 			}

@@ -655,6 +655,42 @@ func TestCreateCapacity(t *testing.T) {
 	})
 }
 
+// TestCreateRerunInBatch: creates that share a group commit with a failing
+// one (the same address twice) run again without it; each answer must be
+// the registration as stored — its own name, and the etag of that name —
+// however often its function ran.
+func TestCreateRerunInBatch(t *testing.T) {
+	e := newEnv(t)
+	const callers = 40
+	var wg sync.WaitGroup
+	got := make([]*registrationsv1.Registration, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			got[i], errs[i] = e.client.CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
+				Parent: "events/open", Registration: participant(fmt.Sprintf("p%d@example.org", i/2))})
+		})
+	}
+	wg.Wait()
+	names := map[string]bool{}
+	for i, err := range errs {
+		if err != nil {
+			assertStatus(t, err, codes.AlreadyExists, "EMAIL_ALREADY_REGISTERED")
+			continue
+		}
+		stored := e.get(t, got[i].GetName())
+		if names[got[i].GetName()] || stored.GetEtag() != got[i].GetEtag() || stored.GetState() != got[i].GetState() ||
+			stored.GetParticipant().GetEmail() != got[i].GetParticipant().GetEmail() {
+			t.Errorf("caller %d got %s (etag %s, %v, %s); stored: etag %s, %v, %s", i, got[i].GetName(), got[i].GetEtag(), got[i].GetState(),
+				got[i].GetParticipant().GetEmail(), stored.GetEtag(), stored.GetState(), stored.GetParticipant().GetEmail())
+		}
+		names[got[i].GetName()] = true
+	}
+	if len(names) != callers/2 || e.stored(t, "events/open") != callers/2 {
+		t.Errorf("%d created, %d stored; want %d (one per address)", len(names), e.stored(t, "events/open"), callers/2)
+	}
+}
+
 func TestCreateAttendanceMode(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"maps"
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
@@ -31,6 +32,21 @@ func (c *Counts) State(state registrationsv1.RegistrationState) *Tally {
 		return t
 	}
 	return &Tally{}
+}
+
+// Clone returns a deep copy of c.
+func (c *Counts) Clone() *Counts {
+	out := &Counts{}
+	if c.ByState != nil {
+		out.ByState = make(map[string]*Tally, len(c.ByState))
+	}
+	for st, t := range c.ByState {
+		out.ByState[st] = &Tally{
+			Total: t.Total, ByCountry: maps.Clone(t.ByCountry), Delegates: maps.Clone(t.Delegates),
+			ByCategory: maps.Clone(t.ByCategory), ByMode: maps.Clone(t.ByMode), ByGender: maps.Clone(t.ByGender),
+		}
+	}
+	return out
 }
 
 // Add counts reg (delta +1) or uncounts it (delta -1).

@@ -100,6 +100,10 @@ type Store struct {
 	// view, with its counters decoded once and written once, before the
 	// commit. Only the committer goroutine touches it.
 	shared map[string]*eventTx
+	// counts are the counters that the last commit wrote for each event
+	// (the committer's alone, like shared): the next transaction copies
+	// them instead of decoding them, while the stored bytes are the same.
+	counts map[string]*committedCounts
 	// requests is the request-id index in the group transaction under way.
 	requests *runindex.Index
 	// filters keeps the indexes' Bloom filters in memory.
@@ -127,6 +131,12 @@ type Store struct {
 // them); a database of a later format was written by a newer version, whose
 // layout it cannot know, and is refused untouched.
 const formatVersion = 2
+
+// committedCounts are an event's counters as a commit wrote them.
+type committedCounts struct {
+	raw    []byte
+	counts *store.Counts // never changed: each transaction works on a copy
+}
 
 // groupSize is the most writes that share one transaction.
 const groupSize = 128
@@ -173,7 +183,8 @@ func New(db *bolt.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
-	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}, filters: runindex.NewFilters()}
+	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}, filters: runindex.NewFilters(),
+		counts: map[string]*committedCounts{}}
 	s.group.OnTransaction(
 		func(*bolt.Tx) { s.shared, s.requests = map[string]*eventTx{}, nil },
 		func(*bolt.Tx) error {
@@ -199,7 +210,7 @@ func (s *Store) eventInTx(tx *bolt.Tx, eventID string) (*eventTx, error) {
 	if t := s.shared[eventID]; t != nil {
 		return t, nil
 	}
-	t, err := openEvent(tx, eventID, true)
+	t, err := openEventWith(tx, eventID, true, s.counts[eventID])
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +277,13 @@ type eventTx struct {
 // openEvent returns the event's transaction view; with create, its buckets
 // are made if missing.
 func openEvent(tx *bolt.Tx, eventID string, create bool) (*eventTx, error) {
+	return openEventWith(tx, eventID, create, nil)
+}
+
+// openEventWith is openEvent given the counters that the last commit wrote
+// for the event, if known: when the stored counters are still those, they
+// are copied rather than decoded.
+func openEventWith(tx *bolt.Tx, eventID string, create bool, known *committedCounts) (*eventTx, error) {
 	events := tx.Bucket(bucketV1).Bucket(bucketEvents)
 	t := &eventTx{tx: tx, eventID: eventID, counts: &store.Counts{}}
 	if create {
@@ -283,7 +301,9 @@ func openEvent(tx *bolt.Tx, eventID string, create bool) (*eventTx, error) {
 		t.bucket = events.Bucket([]byte(eventID))
 	}
 	if t.bucket != nil {
-		if v := t.bucket.Get(keyCounts); v != nil {
+		if v := t.bucket.Get(keyCounts); known != nil && bytes.Equal(v, known.raw) {
+			t.counts = known.counts.Clone()
+		} else if v != nil {
 			if err := json.Unmarshal(v, t.counts); err != nil {
 				return nil, fmt.Errorf("event %s counters: %w", eventID, err)
 			}
@@ -531,6 +551,10 @@ func (t *eventTx) commit() error {
 	}
 	if err := t.bucket.Put(keyCounts, v); err != nil {
 		return err
+	}
+	if t.store != nil {
+		s, id, written := t.store, t.eventID, &committedCounts{raw: v, counts: t.counts}
+		t.tx.OnCommit(func() { s.counts[id] = written })
 	}
 	if delta := t.totalsDelta(); len(delta) > 0 && t.store != nil {
 		s, txid := t.store, t.tx.ID()
