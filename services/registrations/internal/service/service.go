@@ -149,25 +149,24 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			if err := policy.Promote(ev, tx, s.touch); err != nil {
 				return nil, err
 			}
-			// The function may run again (and create again with a newer
-			// event): start from reg as it came, undoing what a run sets.
-			// No copy: this is the committer's time, which every create waits on.
-			r := reg
-			r.Name, r.State, r.StateReason, r.Etag = "", 0, "", ""
-			if err := policy.Admit(ev, r, tx.Counts()); err != nil {
+			// The function may run again (and create may, with a newer
+			// event): first undo what a run sets. Not a copy of reg: this is
+			// the committer's time, which every create waits on.
+			reg.Name, reg.State, reg.StateReason, reg.Etag = "", 0, "", ""
+			if err := policy.Admit(ev, reg, tx.Counts()); err != nil {
 				return nil, err
 			}
 			name, err := tx.NewName()
 			if err != nil {
 				return nil, err
 			}
-			r.Name = name
-			r.Etag = etag.Of(r)
-			if err := tx.Insert(r); err != nil {
+			reg.Name = name
+			reg.Etag = etag.Of(reg)
+			if err := tx.Insert(reg); err != nil {
 				return nil, err
 			}
 			_, id := splitName(name)
-			return r, tx.SetSecretHash(id, secretHash)
+			return reg, tx.SetSecretHash(id, secretHash)
 		})
 		if err != nil {
 			return nil, err

@@ -552,13 +552,13 @@ func (t *eventTx) commit() error {
 	if err := t.bucket.Put(keyCounts, v); err != nil {
 		return err
 	}
-	if t.store != nil {
-		s, id, written := t.store, t.eventID, &committedCounts{raw: v, counts: t.counts}
-		t.tx.OnCommit(func() { s.counts[id] = written })
-	}
-	if delta := t.totalsDelta(); len(delta) > 0 && t.store != nil {
-		s, txid := t.store, t.tx.ID()
-		t.tx.OnCommit(func() { s.addTotals(txid, delta) })
+	if t.store != nil { // the next transaction starts from these; the totals move
+		s, id, txid := t.store, t.eventID, t.tx.ID()
+		written, delta := &committedCounts{raw: v, counts: t.counts}, t.totalsDelta()
+		t.tx.OnCommit(func() {
+			s.counts[id] = written
+			s.addTotals(txid, delta)
+		})
 	}
 	return nil
 }

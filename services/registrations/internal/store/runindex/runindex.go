@@ -166,29 +166,20 @@ func (ix *Index) Flush() error {
 		return errors.New("runindex: Flush on an index without a bucket")
 	}
 	ix.load()
-	runs := ix.runsB
-	keys := make([]string, 0, len(ix.pending))
-	for k := range ix.pending {
-		keys = append(keys, k)
+	pairs := make([]pair, 0, len(ix.pending))
+	for k, e := range ix.pending {
+		pairs = append(pairs, pair{[]byte(k), encode(e)})
 	}
-	slices.Sort(keys)
-	r, err := ix.newRun(runs, uint64(len(keys)))
-	if err != nil {
-		return err
-	}
-	f := newFilter(r.size)
-	for _, k := range keys {
-		if err := r.bucket.Put([]byte(k), encode(ix.pending[k])); err != nil {
-			return err
-		}
-		f.add(hashKey([]byte(k)))
-	}
-	if err := ix.setFilter(r, f); err != nil {
+	slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(a.k, b.k) })
+	if err := ix.addRun(pairs); err != nil {
 		return err
 	}
 	ix.pending = nil
-	return ix.compact(runs)
+	return ix.compact()
 }
+
+// pair is one entry of a run as stored: key, and 'v' value or 't'.
+type pair struct{ k, v []byte }
 
 func encode(e entry) []byte {
 	if e.deleted {
@@ -249,30 +240,35 @@ func (ix *Index) runFilter(i int) *filter {
 
 func filterKey(name []byte) []byte { return append(slices.Clip(name), 'f') }
 
-// newRun adds an empty run, newer than every other.
-func (ix *Index) newRun(runs *bolt.Bucket, size uint64) (*run, error) {
-	seq, err := runs.NextSequence()
+// addRun writes pairs, sorted by key, as a new run newer than every other,
+// with its filter.
+func (ix *Index) addRun(pairs []pair) error {
+	seq, err := ix.runsB.NextSequence()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	name := binary.BigEndian.AppendUint64(nil, seq)
-	name = binary.BigEndian.AppendUint64(name, size)
+	name = binary.BigEndian.AppendUint64(name, uint64(len(pairs)))
 	name = binary.BigEndian.AppendUint64(name, rand.Uint64())
-	b, err := runs.CreateBucket(name)
+	b, err := ix.runsB.CreateBucket(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Keys go in in order: fill every page instead of splitting at half.
 	b.FillPercent = 1
-	ix.runs = append(ix.runs, run{name: name, size: size, bucket: b})
-	return &ix.runs[len(ix.runs)-1], nil
-}
-
-// setFilter stores a new run's filter in it.
-func (ix *Index) setFilter(r *run, f *filter) error {
-	r.filter = f
-	ix.filters.put(r.name, f)
-	return r.bucket.Put(filterName, f.encode())
+	f := newFilter(uint64(len(pairs)))
+	for _, p := range pairs {
+		if err := b.Put(p.k, p.v); err != nil {
+			return err
+		}
+		f.add(hashKey(p.k))
+	}
+	if err := b.Put(filterName, f.encode()); err != nil {
+		return err
+	}
+	ix.filters.put(name, f)
+	ix.runs = append(ix.runs, run{name: name, size: uint64(len(pairs)), bucket: b, filter: f})
+	return nil
 }
 
 // class is a run's size class: sizes within a factor of four share one.
@@ -281,7 +277,7 @@ func class(size uint64) int { return bits.Len64(size) / 2 }
 // compact merges the newest runs while fanIn or more of them share the
 // newest run's size class (older, smaller runs count as that class too, so
 // that none is left behind a larger newer one).
-func (ix *Index) compact(runs *bolt.Bucket) error {
+func (ix *Index) compact() error {
 	for {
 		n := len(ix.runs)
 		if n == 0 {
@@ -306,7 +302,7 @@ func (ix *Index) compact(runs *bolt.Bucket) error {
 		if total > ix.maxMerge {
 			return nil
 		}
-		if err := ix.merge(runs, lo, total); err != nil {
+		if err := ix.merge(lo, total); err != nil {
 			return err
 		}
 	}
@@ -315,7 +311,7 @@ func (ix *Index) compact(runs *bolt.Bucket) error {
 // merge replaces the runs from lo on (the newest) with one run. Where a
 // key is in several, the newest entry wins; a deletion is dropped when no
 // older entry remains for it to hide.
-func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
+func (ix *Index) merge(lo int, size uint64) error {
 	src := ix.runs[lo:]
 	curs := make([]*bolt.Cursor, len(src))
 	keys := make([][]byte, len(src))
@@ -327,7 +323,6 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 	oldest := lo == 0
 	// Gathered first (slices of the sources' pages, at most maxMerge of
 	// them) so that the new run is named with its true size.
-	type pair struct{ k, v []byte }
 	out := make([]pair, 0, size)
 	for {
 		best := -1
@@ -355,26 +350,15 @@ func (ix *Index) merge(runs *bolt.Bucket, lo int, size uint64) error {
 	merged := slices.Clone(src)
 	ix.runs = ix.runs[:lo]
 	if len(out) > 0 { // else every entry was a deletion with nothing left to hide
-		r, err := ix.newRun(runs, uint64(len(out)))
-		if err != nil {
-			return err
-		}
-		f := newFilter(r.size)
-		for _, p := range out {
-			if err := r.bucket.Put(p.k, p.v); err != nil {
-				return err
-			}
-			f.add(hashKey(p.k))
-		}
-		if err := ix.setFilter(r, f); err != nil {
+		if err := ix.addRun(out); err != nil {
 			return err
 		}
 	}
 	for _, r := range merged {
-		if err := runs.DeleteBucket(r.name); err != nil {
+		if err := ix.runsB.DeleteBucket(r.name); err != nil {
 			return err
 		}
-		if err := runs.Delete(filterKey(r.name)); err != nil { // an earlier version's
+		if err := ix.runsB.Delete(filterKey(r.name)); err != nil { // an earlier version's
 			return err
 		}
 		ix.filters.drop(r.name)
