@@ -108,7 +108,23 @@ func Place(event string, p *eventsv1.RegistrationPolicy, reg *registrationsv1.Re
 // promoted registration before it is written. It stops as soon as the
 // event's capacity is reached. Run it in the transaction of every change
 // that may free a seat.
+//
+// A waiting list once settled stays so until a registration changes or a
+// new copy of the event is saved (store.Tx.WaitlistSettled): a create, which
+// runs Promote too, frees no seat, and must not read the whole waiting
+// list — thousands, when a quota holds many back — to find that out.
 func Promote(ev *eventsv1.Event, tx store.Tx, touch func(*registrationsv1.Registration)) error {
+	if tx.WaitlistSettled(ev.GetRevision()) {
+		return nil
+	}
+	if err := promote(ev, tx, touch); err != nil {
+		return err
+	}
+	tx.SettleWaitlist(ev.GetRevision())
+	return nil
+}
+
+func promote(ev *eventsv1.Event, tx store.Tx, touch func(*registrationsv1.Registration)) error {
 	p := ev.GetRegistrationPolicy()
 	return tx.Waitlist(func(reg *registrationsv1.Registration) (bool, error) {
 		switch NoSeat(p, reg, tx.Counts()) {

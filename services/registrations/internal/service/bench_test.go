@@ -120,10 +120,54 @@ func BenchmarkCreateRegistrationGRPC(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateBesideWaitlist is CreateRegistration in an event whose
+// waiting list is long and held back by a quota, not by the capacity: every
+// delegate of one country past the first waits (COUNTRY_QUOTA_REACHED)
+// while seats stay free for others. Each create may give a waiting
+// registration a seat first (policy.Promote) — it must not pay for reading
+// the whole waiting list to find that nobody fits.
+func BenchmarkCreateBesideWaitlist(b *testing.B) {
+	ev := benchOpenEvent()
+	ev.RegistrationPolicy.DelegatesPerCountry = 1
+	regs := registrationsv1.NewRegistrationServiceClient(benchServe(b, ev))
+	var seq atomic.Int64
+	create := func(country string) *registrationsv1.Registration {
+		i := seq.Add(1)
+		reg := benchParticipant(int(i))
+		reg.Participant.CountryCode = country
+		got, err := regs.CreateRegistration(context.Background(), &registrationsv1.CreateRegistrationRequest{
+			Parent: "events/bench", Registration: reg, RequestId: benchRequestID(i),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return got
+	}
+	const waiting = 2000
+	create("GT") // the one delegate of Guatemala with a seat
+	for range waiting {
+		if got := create("GT"); got.GetStateReason() != "COUNTRY_QUOTA_REACHED" {
+			b.Fatalf("a second delegate of GT: %v (%s), want WAITLISTED (COUNTRY_QUOTA_REACHED)", got.GetState(), got.GetStateReason())
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		create(benchMembers[i%len(benchMembers)])
+	}
+	b.ReportMetric(waiting, "waiting")
+}
+
 // benchServeRegistrations serves the registrations service as its binary
 // does, on an in-memory listener, over a durable store that holds a copy of
 // the event (so the events service is never asked).
 func benchServeRegistrations(b *testing.B) *grpc.ClientConn {
+	b.Helper()
+	return benchServe(b, benchOpenEvent())
+}
+
+// benchServe serves the registrations service over ev, as
+// benchServeRegistrations does.
+func benchServe(b *testing.B, ev *eventsv1.Event) *grpc.ClientConn {
 	b.Helper()
 	db, err := boltdb.Open(filepath.Join(b.TempDir(), "registrations.db"))
 	if err != nil {
@@ -134,7 +178,6 @@ func benchServeRegistrations(b *testing.B) *grpc.ClientConn {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	ev := benchOpenEvent()
 	if err := st.Update(context.Background(), "bench", func(tx store.Tx) error { return tx.SetEvent(ev) }); err != nil {
 		b.Fatal(err)
 	}

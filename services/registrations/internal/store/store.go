@@ -108,6 +108,17 @@ type Tx interface {
 	// until fn returns false or an error.
 	Waitlist(fn func(*registrationsv1.Registration) (more bool, err error)) error
 
+	// WaitlistSettled reports whether the waiting list was settled against
+	// the event's revision (SettleWaitlist) and nothing has happened since
+	// that could give a waiting registration a seat: no registration
+	// changed, no other copy of the event was saved. Not known after a
+	// restart: false.
+	WaitlistSettled(revision int64) bool
+
+	// SettleWaitlist records that every waiting registration has just been
+	// offered a seat under the event's revision, and none fits.
+	SettleWaitlist(revision int64)
+
 	// ForEach calls fn with each of the event's registrations, oldest first.
 	ForEach(fn func(*registrationsv1.Registration) error) error
 

@@ -104,6 +104,12 @@ type Store struct {
 	// (the committer's alone, like shared): the next transaction copies
 	// them instead of decoding them, while the stored bytes are the same.
 	counts map[string]*committedCounts
+	// settled holds, for each event whose waiting list was settled
+	// (store.Tx.SettleWaitlist) with nothing changed since, the event
+	// revision it was settled against; the committer's alone, like counts.
+	// Kept in memory only: after a restart the first change of each event
+	// looks at its waiting list again.
+	settled map[string]int64
 	// requests is the request-id index in the group transaction under way.
 	requests *runindex.Index
 	// filters keeps the indexes' Bloom filters in memory.
@@ -184,7 +190,7 @@ func New(db *bolt.DB) (*Store, error) {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
 	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}, filters: runindex.NewFilters(),
-		counts: map[string]*committedCounts{}}
+		counts: map[string]*committedCounts{}, settled: map[string]int64{}}
 	s.group.OnTransaction(
 		func(*bolt.Tx) { s.shared, s.requests = map[string]*eventTx{}, nil },
 		func(*bolt.Tx) error {
@@ -215,6 +221,7 @@ func (s *Store) eventInTx(tx *bolt.Tx, eventID string) (*eventTx, error) {
 		return nil, err
 	}
 	t.store = s
+	t.settledRev, t.settled = s.settled[eventID]
 	t.startTotals = make(map[string]int32, len(t.counts.ByState))
 	for st, tally := range t.counts.ByState {
 		t.startTotals[st] = tally.Total
@@ -272,6 +279,11 @@ type eventTx struct {
 	// startTotals are the totals by state when the transaction began
 	// (write transactions only), for the store's totals.
 	startTotals map[string]int32
+	// settled: the waiting list is settled against event revision
+	// settledRev (Store.settled, then this transaction's changes);
+	// settledChanged: this transaction changed that.
+	settled, settledChanged bool
+	settledRev              int64
 }
 
 // openEvent returns the event's transaction view; with create, its buckets
@@ -382,6 +394,7 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration) error {
 }
 
 func (t *eventTx) Put(reg *registrationsv1.Registration) error {
+	t.unsettle() // a changed registration may have freed a seat
 	id := reg.GetName()[strings.LastIndexByte(reg.GetName(), '/')+1:]
 	old, err := t.Get(id)
 	if err != nil {
@@ -426,6 +439,20 @@ func (t *eventTx) write(id string, old, reg *registrationsv1.Registration) error
 }
 
 func (t *eventTx) Counts() *store.Counts { return t.counts }
+
+func (t *eventTx) WaitlistSettled(revision int64) bool {
+	return t.store != nil && t.settled && t.settledRev == revision
+}
+
+func (t *eventTx) SettleWaitlist(revision int64) {
+	t.settled, t.settledRev, t.settledChanged = true, revision, true
+}
+
+func (t *eventTx) unsettle() {
+	if t.settled {
+		t.settled, t.settledChanged = false, true
+	}
+}
 
 func (t *eventTx) Waitlist(fn func(*registrationsv1.Registration) (bool, error)) error {
 	wl := t.sub(bucketWaitlist)
@@ -492,6 +519,7 @@ func (t *eventTx) SetEvent(ev *eventsv1.Event) error {
 		t.tx.OnCommit(func() { t.store.cacheEvent(id, kept) })
 	}
 	t.eventWritten = true
+	t.unsettle() // another policy may seat those waiting
 	return t.bucket.Put(keyEvent, v)
 }
 
@@ -501,6 +529,7 @@ func (t *eventTx) ForgetEvent() error {
 		t.tx.OnCommit(func() { t.store.cacheEvent(id, nil) })
 	}
 	t.eventWritten = true
+	t.unsettle()
 	return t.bucket.Delete(keyEvent)
 }
 
@@ -541,6 +570,16 @@ func (t *eventTx) commit() error {
 		if err := t.emails.Flush(); err != nil {
 			return err
 		}
+	}
+	if t.store != nil && t.settledChanged {
+		s, id, settled, rev := t.store, t.eventID, t.settled, t.settledRev
+		t.tx.OnCommit(func() {
+			if settled {
+				s.settled[id] = rev
+			} else {
+				delete(s.settled, id)
+			}
+		})
 	}
 	if !t.dirty {
 		return nil

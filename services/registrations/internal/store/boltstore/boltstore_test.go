@@ -1417,3 +1417,113 @@ func TestFormatVersion(t *testing.T) {
 		t.Errorf("the refused database now has format %d, want it untouched (3)", f)
 	}
 }
+
+// TestWaitlistSettled follows the store's note that an event's waiting list
+// is settled (policy.Promote skips it then): kept by the commit that settled
+// it, for that event revision only; undone by a changed registration, by
+// another copy of the event, and by nothing that a failed transaction did;
+// not carried over a restart.
+func TestWaitlistSettled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrations.db")
+	s := open(t, path)
+	settled := func(eventID string, revision int64) bool {
+		t.Helper()
+		var got bool
+		if err := s.Update(ctx, eventID, func(tx store.Tx) error { got = tx.WaitlistSettled(revision); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	settle := func(eventID string, revision int64) {
+		t.Helper()
+		if err := s.Update(ctx, eventID, func(tx store.Tx) error { tx.SettleWaitlist(revision); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := &eventsv1.Event{Name: "events/ev1", Revision: 3, RegistrationPolicy: &eventsv1.RegistrationPolicy{Capacity: 1, WaitlistEnabled: true}}
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error { return tx.SetEvent(ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if settled("ev1", 3) {
+		t.Fatal("settled before any SettleWaitlist")
+	}
+	settle("ev1", 3)
+	if !settled("ev1", 3) || settled("ev1", 4) || settled("ev2", 3) {
+		t.Fatalf("after SettleWaitlist(3): settled(ev1, 3) %v, (ev1, 4) %v, (ev2, 3) %v; want true, false, false",
+			settled("ev1", 3), settled("ev1", 4), settled("ev2", 3))
+	}
+
+	// In the same transaction, a settled list is seen at once.
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		tx.SettleWaitlist(5)
+		if !tx.WaitlistSettled(5) {
+			t.Error("not settled right after SettleWaitlist in the same transaction")
+		}
+		tx.SettleWaitlist(3)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// New registrations take no seat from anyone waiting: still settled.
+	a := mustCreate(t, s, "ev1", "", newReg("a@example.org", "MX", delegate), confirmed)
+	mustCreate(t, s, "ev1", "", newReg("b@example.org", "MX", delegate), waitlisted)
+	if !settled("ev1", 3) {
+		t.Error("a create unsettled the waiting list")
+	}
+	// The same copy of the event saved again changes nothing.
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error { return tx.SetEvent(proto.CloneOf(ev)) }); err != nil {
+		t.Fatal(err)
+	}
+	if !settled("ev1", 3) {
+		t.Error("saving the same copy of the event unsettled the waiting list")
+	}
+
+	// A failed transaction that changed a registration leaves it settled.
+	boom := errors.New("boom")
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
+		r, err := tx.Get(idOf(t, a.GetName(), "ev1"))
+		if err != nil {
+			return err
+		}
+		r.State = cancelled
+		if err := tx.Put(r); err != nil {
+			return err
+		}
+		if tx.WaitlistSettled(3) {
+			t.Error("still settled in the transaction after a Put")
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	if !settled("ev1", 3) {
+		t.Error("a failed transaction unsettled the waiting list")
+	}
+
+	// A changed registration unsettles it (the cancellation frees a seat)…
+	mustUpdate(t, s, "ev1", idOf(t, a.GetName(), "ev1"), setState(cancelled, "cannot travel"))
+	if settled("ev1", 3) {
+		t.Error("still settled after a registration changed")
+	}
+	// …and so does another copy of the event, even of the same revision.
+	settle("ev1", 3)
+	changed := proto.CloneOf(ev)
+	changed.RegistrationPolicy.Capacity, changed.Etag = 2, "another"
+	if err := s.Update(ctx, "ev1", func(tx store.Tx) error { return tx.SetEvent(changed) }); err != nil {
+		t.Fatal(err)
+	}
+	if settled("ev1", 3) {
+		t.Error("still settled after another copy of the event was saved")
+	}
+
+	// Nothing of it survives a restart.
+	settle("ev1", 3)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	if settled("ev1", 3) {
+		t.Error("settled after a restart")
+	}
+}
