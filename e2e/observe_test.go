@@ -58,6 +58,7 @@ func TestMetrics(t *testing.T) {
 			`convene_registrations{state="CONFIRMED"} 1`,
 			`convene_db_writes_total{path=`,
 			`convene_db_committer_busy_seconds_total{path=`,
+			`convene_db_commit_waits_total{path=`,
 			`convene_db_spill_seconds_total{path=`,
 		},
 		2: { // gateway

@@ -63,6 +63,7 @@ var (
 	descCommits = prometheus.NewDesc("convene_db_commits_total", "Write transactions committed (each one fsync).", []string{"path"}, nil)
 	descWrites  = prometheus.NewDesc("convene_db_writes_total", "Writes committed; more writes than commits is group commit at work.", []string{"path"}, nil)
 	descSpill   = prometheus.NewDesc("convene_db_spill_seconds_total", "Time write transactions spent laying out changed pages before writing them.", []string{"path"}, nil)
+	descWaits   = prometheus.NewDesc("convene_db_commit_waits_total", "Group commits held back (at most 1 ms) for more writes to join them.", []string{"path"}, nil)
 	descBusy    = prometheus.NewDesc("convene_db_committer_busy_seconds_total",
 		"Time the group committer spent in transactions (running the writes, writing, syncing); its rate is the committer's utilisation, 1 when it is the bottleneck.", []string{"path"}, nil)
 )
@@ -75,6 +76,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descCommits
 	ch <- descWrites
 	ch <- descSpill
+	ch <- descWaits
 	ch <- descBusy
 }
 
@@ -90,5 +92,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(c.g.commits.Load()), path)
 	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(c.g.writes.Load()), path)
 	ch <- prometheus.MustNewConstMetric(descSpill, prometheus.CounterValue, st.TxStats.GetSpillTime().Seconds(), path)
+	ch <- prometheus.MustNewConstMetric(descWaits, prometheus.CounterValue, float64(c.g.waits.Load()), path)
 	ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, time.Duration(c.g.busy.Load()).Seconds(), path)
 }

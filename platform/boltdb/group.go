@@ -12,11 +12,9 @@ import (
 
 // Group commits concurrent write transactions together: one bbolt
 // transaction, so one fsync, for every write that arrived while the
-// previous commit was on disk. Unlike db.Batch it never waits for a timer:
-// a write that finds the disk idle is committed at once, and batches grow
-// only as large as the load makes them. (Waiting for more writers after a
-// large batch was tried and measured: fewer, larger commits, but no more
-// creates per second, and the storage limit fell by half — BENCHMARKS.md.)
+// previous commit was on disk. Unlike db.Batch it has no fixed timer: a
+// write that finds the disk idle and no other writers about is committed at
+// once. Under load it waits a little for them (see loop).
 //
 // A function given to Update may run more than once (when another write in
 // its batch fails, the batch is rolled back and run again without it), so it
@@ -30,6 +28,7 @@ type Group struct {
 
 	commits, writes atomic.Int64 // transactions committed, and the writes in them
 	busy            atomic.Int64 // nanoseconds spent in transactions: running writes, writing, syncing
+	waits           atomic.Int64 // transactions held back for more writes to join
 
 	begin        func(*bolt.Tx)       // see OnTransaction
 	beforeCommit func(*bolt.Tx) error // see OnTransaction
@@ -75,15 +74,42 @@ func (g *Group) Close() {
 	<-g.done
 }
 
+// batchWait is the longest the committer holds a transaction back for
+// more writes to join it; busyQueue is how many writes found waiting, at
+// the least, tell it that the writers are queueing for the machine.
+const (
+	batchWait = time.Millisecond
+	busyQueue = 8
+)
+
+// loop takes the writes that are waiting and commits them together.
+//
+// When many were waiting (busyQueue) but fewer than three quarters of the
+// most that a transaction held in the last second or so, it first waits,
+// at most batchWait, for that many: the callers that the last commits
+// answered are on their way back with their next write. Like PostgreSQL's
+// commit_delay with commit_siblings: a commit's cost is mostly per
+// transaction (bbolt rewrites the pages on the path to every changed one,
+// and syncs twice), and when writes queue, what they queue for is the
+// machine's CPU, so fewer, larger commits serve more of them a second
+// (BENCHMARKS.md, sixth round). Under light load nothing waits: a lone
+// write, or a few, are committed at once.
 func (g *Group) loop() {
 	defer close(g.done)
+	timer := time.NewTimer(batchWait)
+	timer.Stop()
+	// The most writes a transaction held in this second, and in the last.
+	var peak, lastPeak int
+	second := time.Now()
 	for first := range g.calls {
 		batch := []*call{first}
+		open := true
 	gather:
 		for len(batch) < g.max {
 			select {
 			case c, ok := <-g.calls:
 				if !ok {
+					open = false
 					break gather
 				}
 				batch = append(batch, c)
@@ -91,9 +117,30 @@ func (g *Group) loop() {
 				break gather
 			}
 		}
+		if want := max(peak, lastPeak) * 3 / 4; open && len(batch) >= busyQueue && len(batch) < want {
+			g.waits.Add(1)
+			timer.Reset(batchWait)
+		wait:
+			for len(batch) < want {
+				select {
+				case c, ok := <-g.calls:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, c)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
 		begin := time.Now()
 		g.commit(batch)
 		g.busy.Add(int64(time.Since(begin)))
+		if now := time.Now(); now.Sub(second) >= time.Second {
+			second, lastPeak, peak = now, peak, 0
+		}
+		peak = max(peak, len(batch))
 	}
 }
 

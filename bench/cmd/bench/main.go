@@ -442,7 +442,7 @@ func (h *harness) dbCounters() map[string]map[string]float64 {
 		m := map[string]float64{}
 		for line := range strings.SplitSeq(string(b), "\n") {
 			for _, name := range []string{"convene_db_commits_total", "convene_db_writes_total", "convene_db_pages_written_total", "convene_db_write_seconds_total",
-				"convene_db_spill_seconds_total", "convene_db_committer_busy_seconds_total"} {
+				"convene_db_spill_seconds_total", "convene_db_committer_busy_seconds_total", "convene_db_commit_waits_total"} {
 				if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
 					var v float64
 					fields := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
@@ -473,8 +473,9 @@ func (h *harness) noteCommits(name string, before, after map[string]map[string]f
 		secs := a["convene_db_write_seconds_total"] - b["convene_db_write_seconds_total"]
 		spill := a["convene_db_spill_seconds_total"] - b["convene_db_spill_seconds_total"]
 		busy := a["convene_db_committer_busy_seconds_total"] - b["convene_db_committer_busy_seconds_total"]
-		h.note("%s: %s committed %.0f transactions holding %.0f writes (%.1f per commit), %.1f pages and %.2f ms of writing per commit; per commit the committer took %.2f ms (%.2f ms laying out pages), busy %.0f %% of the time",
-			name, strings.TrimSuffix(proc, ".log"), commits, writes, writes/commits, pages/commits, 1000*secs/commits,
+		waits := a["convene_db_commit_waits_total"] - b["convene_db_commit_waits_total"]
+		h.note("%s: %s committed %.0f transactions holding %.0f writes (%.1f per commit; %.0f %% of them waited for more to join), %.1f pages and %.2f ms of writing per commit; per commit the committer took %.2f ms (%.2f ms laying out pages), busy %.0f %% of the time",
+			name, strings.TrimSuffix(proc, ".log"), commits, writes, writes/commits, 100*waits/commits, pages/commits, 1000*secs/commits,
 			1000*busy/commits, 1000*spill/commits, 100*busy/(h.cfg.Warmup+h.cfg.Window).Seconds())
 	}
 }
