@@ -7,7 +7,8 @@ import (
 	"log/slog"
 )
 
-// New returns a logger writing to w in format "json" (the default) or "text".
+// New returns a logger writing to w in format "json" (the default) or
+// "text". The binaries give it a Writer over stderr.
 func New(w io.Writer, format, service string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	var h slog.Handler

@@ -32,6 +32,9 @@ type Common struct {
 	Pprof bool
 	// OTLPEndpoint receives the trace spans (OTLP over gRPC); empty: none.
 	OTLPEndpoint string
+
+	// logOut writes the log to stderr (Setup); CloseLog writes what is left.
+	logOut *logs.Writer
 }
 
 // Defaults returns the common defaults of a service listening on grpcAddr.
@@ -57,13 +60,17 @@ func (c *Common) Flags(fs *flag.FlagSet) {
 // Setup makes the service's logger, puts the authentication guard for
 // table and the metrics into c.GRPC, and returns the logger and the
 // metrics (served by ServeMetrics once the service has registered its own).
+// Once it succeeds, call CloseLog before the process exits.
 func (c *Common) Setup(service string, table auth.Table) (*slog.Logger, *telemetry.Metrics, error) {
-	log, err := logs.New(os.Stderr, c.LogFormat, service)
+	c.logOut = logs.NewWriter(os.Stderr)
+	log, err := logs.New(c.logOut, c.LogFormat, service)
 	if err != nil {
+		c.CloseLog()
 		return nil, nil, err
 	}
 	authn, err := auth.Setup(c.AuthFile, c.InsecureDev, c.JWT)
 	if err != nil {
+		c.CloseLog()
 		return nil, nil, err
 	}
 	if c.AuthFile == "" {
@@ -74,6 +81,14 @@ func (c *Common) Setup(service string, table auth.Table) (*slog.Logger, *telemet
 	metrics.Profiling = c.Pprof
 	c.GRPC.Metrics = metrics
 	return log, metrics, nil
+}
+
+// CloseLog writes the log lines still pending; later lines go straight to
+// stderr.
+func (c *Common) CloseLog() {
+	if c.logOut != nil {
+		c.logOut.Close()
+	}
 }
 
 // ServeMetrics serves m on the metrics address, if there is one, until ctx

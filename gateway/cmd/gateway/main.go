@@ -56,7 +56,9 @@ func run(args []string) error {
 	// its creates up 15 % (BENCHMARKS.md); the memory limit above still
 	// bounds the heap.
 	config.SetGCPercent(400, os.LookupEnv)
-	log, err := logs.New(os.Stderr, logFormat, "gateway")
+	logOut := logs.NewWriter(os.Stderr)
+	defer logOut.Close()
+	log, err := logs.New(logOut, logFormat, "gateway")
 	if err != nil {
 		return err
 	}

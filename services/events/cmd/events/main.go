@@ -98,6 +98,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer cfg.CloseLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tracing, err := telemetry.NewTracing(ctx, "events", cfg.OTLPEndpoint)

@@ -94,6 +94,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer cfg.CloseLog()
 	dialOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, telemetry.DialOptions(metrics)...)
 	if cfg.ServiceTokenFile != "" {
 		token, err := os.ReadFile(cfg.ServiceTokenFile)
