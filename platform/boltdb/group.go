@@ -85,7 +85,8 @@ const (
 // loop takes the writes that are waiting and commits them together.
 //
 // When many were waiting (busyQueue) but fewer than three quarters of the
-// most that a transaction held in the last second or so, it first waits,
+// most that a transaction held in the last second or two (none after two
+// quiet seconds), it first waits,
 // at most batchWait, for that many: the callers that the last commits
 // answered are on their way back with their next write. Like PostgreSQL's
 // commit_delay with commit_siblings: a commit's cost is mostly per
@@ -138,7 +139,11 @@ func (g *Group) loop() {
 		g.commit(batch)
 		g.busy.Add(int64(time.Since(begin)))
 		if now := time.Now(); now.Sub(second) >= time.Second {
-			second, lastPeak, peak = now, peak, 0
+			lastPeak = peak
+			if now.Sub(second) >= 2*time.Second { // a quiet spell: that peak is old news
+				lastPeak = 0
+			}
+			second, peak = now, 0
 		}
 		peak = max(peak, len(batch))
 	}

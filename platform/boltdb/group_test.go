@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -158,6 +159,16 @@ func TestGroupWaitsOnlyUnderLoad(t *testing.T) {
 	}
 	if w := g.waits.Load(); w != 1 {
 		t.Errorf("ten queued writes after a transaction of 40: %d waits, want 1", w)
+	}
+
+	// After two quiet seconds, that transaction of 40 no longer counts:
+	// ten queued writes are committed at once.
+	time.Sleep(2*time.Second + 100*time.Millisecond)
+	if c := queueBehind(t, g, 10); c != 2 {
+		t.Errorf("after a quiet spell: %d commits for a held write and ten behind it, want 2", c)
+	}
+	if w := g.waits.Load(); w != 1 {
+		t.Errorf("after a quiet spell, ten queued writes waited: %d waits, want still 1", w)
 	}
 
 	// A lone writer, one write after another, never waits.
