@@ -118,6 +118,13 @@ func (g *Group) loop() {
 				break gather
 			}
 		}
+		if now := time.Now(); now.Sub(second) >= time.Second {
+			lastPeak = peak
+			if now.Sub(second) >= 2*time.Second { // a quiet spell: that peak is old news
+				lastPeak = 0
+			}
+			second, peak = now, 0
+		}
 		if want := max(peak, lastPeak) * 3 / 4; open && len(batch) >= busyQueue && len(batch) < want {
 			g.waits.Add(1)
 			timer.Reset(batchWait)
@@ -138,13 +145,6 @@ func (g *Group) loop() {
 		begin := time.Now()
 		g.commit(batch)
 		g.busy.Add(int64(time.Since(begin)))
-		if now := time.Now(); now.Sub(second) >= time.Second {
-			lastPeak = peak
-			if now.Sub(second) >= 2*time.Second { // a quiet spell: that peak is old news
-				lastPeak = 0
-			}
-			second, peak = now, 0
-		}
 		peak = max(peak, len(batch))
 	}
 }

@@ -44,7 +44,10 @@ func (lw *Writer) Write(p []byte) (int, error) {
 	for len(lw.pending) >= maxPending && !lw.closed {
 		lw.space.Wait()
 	}
-	if lw.closed { // after Close: straight through, in order after the rest
+	if lw.closed { // after Close: straight through, once the rest is written
+		lw.mu.Unlock()
+		<-lw.done
+		lw.mu.Lock()
 		defer lw.mu.Unlock()
 		return lw.w.Write(p)
 	}
@@ -65,7 +68,9 @@ func (lw *Writer) run() {
 		out, lw.pending = lw.pending, out[:0]
 		lw.space.Broadcast()
 		lw.mu.Unlock()
-		_, _ = lw.w.Write(out)
+		if len(out) > 0 { // a second kick may find its line already taken
+			_, _ = lw.w.Write(out)
+		}
 	}
 	lw.mu.Lock() // Close: the last lines, before any Write that follows it
 	defer lw.mu.Unlock()

@@ -140,3 +140,40 @@ func TestWriterHoldsAtMostMaxPending(t *testing.T) {
 		t.Errorf("%d lines, want %d", n, 1+total)
 	}
 }
+
+// TestWriterWriteDuringClose: a line written while Close is under way goes
+// out after the lines before it, never beside them.
+func TestWriterWriteDuringClose(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	w := NewWriter(rec)
+	w.Write([]byte("1\n")) // the goroutine takes it, and blocks in rec
+	for {                  // until it has
+		w.mu.Lock()
+		taken := len(w.pending) == 0
+		w.mu.Unlock()
+		if taken {
+			break
+		}
+		runtime.Gosched()
+	}
+	w.Write([]byte("2\n")) // pending
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	for {
+		w.mu.Lock()
+		c := w.closed
+		w.mu.Unlock()
+		if c {
+			break
+		}
+		runtime.Gosched()
+	}
+	wrote := make(chan struct{})
+	go func() { w.Write([]byte("3\n")); close(wrote) }()
+	close(rec.gate)
+	<-closed
+	<-wrote
+	if got := strings.Join(rec.lines(), " "); got != "1 2 3" {
+		t.Errorf("lines %q, want 1 2 3", got)
+	}
+}
