@@ -904,30 +904,29 @@ func (h *harness) measureSystem(ctx context.Context) error {
 
 	// 3. CreateRegistration over gRPC.
 	var waitlisted atomic.Int64
-	create := func(ctx context.Context, w int, i int64) error {
-		reg, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
-			Parent:       "events/" + eventGRPC,
-			Registration: workload.Registration("g", int(i), workload.Mode(int(i))),
-			RequestId:    workload.RequestID(),
-		})
-		if err == nil && reg.GetState() != registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED {
-			waitlisted.Add(1)
+	// createAs makes call i a create of participant i of those tagged tag
+	// (tags keep each measurement's participants apart), with a request id
+	// from requestID.
+	createAs := func(tag string, requestID func() string) load.Call {
+		return func(ctx context.Context, w int, i int64) error {
+			reg, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
+				Parent:       "events/" + eventGRPC,
+				Registration: workload.Registration(tag, int(i), workload.Mode(int(i))),
+				RequestId:    requestID(),
+			})
+			if err == nil && reg.GetState() != registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED {
+				waitlisted.Add(1)
+			}
+			return err
 		}
-		return err
 	}
+	create := createAs("g", workload.RequestID)
 	if err := create(ctx, 0, 0); err != nil {
 		return fmt.Errorf("a first CreateRegistration: %w", err)
 	}
 	h.measure(ctx, "create-grpc", "CreateRegistration gRPC", create)
 	if h.wants("create-grpc") {
-		h.alternate(ctx, "CreateRegistration gRPC", empty, func(ctx context.Context, w int, i int64) error {
-			_, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
-				Parent:       "events/" + eventGRPC,
-				Registration: workload.Registration("a", int(i), workload.Mode(int(i))),
-				RequestId:    workload.RequestID(),
-			})
-			return err
-		})
+		h.alternate(ctx, "CreateRegistration gRPC", empty, createAs("a", workload.RequestID))
 	}
 
 	// 4. The same through the gateway (public: no token; the gateway runs
@@ -972,14 +971,7 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	// instead of random ones: the request-id index, kept as sorted runs,
 	// should take both at the same cost (README, "Idempotency"). It runs
 	// last of the creates, on the largest indexes, so it errs on the slow side.
-	createV7 := func(ctx context.Context, w int, i int64) error {
-		_, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
-			Parent:       "events/" + eventGRPC,
-			Registration: workload.Registration("u", int(i), workload.Mode(int(i))),
-			RequestId:    workload.RequestIDv7(time.Now()),
-		})
-		return err
-	}
+	createV7 := createAs("u", func() string { return workload.RequestIDv7(time.Now()) })
 	h.measure(ctx, "create-grpc-v7", "CreateRegistration gRPC, UUIDv7 request ids", createV7)
 	if n := waitlisted.Load(); n > 0 {
 		h.note("%d registrations were not CONFIRMED (a quota filled): raise the events' limits", n)

@@ -117,14 +117,17 @@ func mustCreate(t *testing.T, s store.Store, eventID, requestID string, reg *reg
 // update reads one registration in a transaction, changes it with fn and
 // writes it back.
 func update(s store.Store, eventID, id string, fn func(r *registrationsv1.Registration)) error {
-	return s.Update(ctx, eventID, func(tx store.Tx) error {
-		r, err := tx.Get(id)
-		if err != nil {
-			return err
-		}
-		fn(r)
-		return tx.Put(r)
-	})
+	return s.Update(ctx, eventID, func(tx store.Tx) error { return change(tx, id, fn) })
+}
+
+// change reads one registration in tx, changes it with fn and writes it back.
+func change(tx store.Tx, id string, fn func(r *registrationsv1.Registration)) error {
+	r, err := tx.Get(id)
+	if err != nil {
+		return err
+	}
+	fn(r)
+	return tx.Put(r)
 }
 
 func mustUpdate(t *testing.T, s store.Store, eventID, id string, fn func(r *registrationsv1.Registration)) {
@@ -577,12 +580,7 @@ func TestFailingFuncWritesNothing(t *testing.T) {
 	// A failing Update writes nothing either.
 	errNo := errors.New("no")
 	err = s.Update(ctx, "ev1", func(tx store.Tx) error {
-		r, err := tx.Get(firstID)
-		if err != nil {
-			return err
-		}
-		r.State = cancelled
-		if err := tx.Put(r); err != nil {
+		if err := change(tx, firstID, setState(cancelled, "")); err != nil {
 			return err
 		}
 		if _, err := insert(newReg("carla@example.org", "HN", delegate), waitlisted)(tx); err != nil {
@@ -1297,12 +1295,7 @@ func TestTotalsByState(t *testing.T) {
 						}
 						if i%5 == 2 {
 							err := s.Update(ctx, ev, func(tx store.Tx) error {
-								r, err := tx.Get(id)
-								if err != nil {
-									return err
-								}
-								r.State = rejected
-								if err := tx.Put(r); err != nil {
+								if err := change(tx, id, setState(rejected, "")); err != nil {
 									return err
 								}
 								return errBoom
@@ -1482,12 +1475,7 @@ func TestWaitlistSettled(t *testing.T) {
 	// A failed transaction that changed a registration leaves it settled.
 	boom := errors.New("boom")
 	if err := s.Update(ctx, "ev1", func(tx store.Tx) error {
-		r, err := tx.Get(idOf(t, a.GetName(), "ev1"))
-		if err != nil {
-			return err
-		}
-		r.State = cancelled
-		if err := tx.Put(r); err != nil {
+		if err := change(tx, idOf(t, a.GetName(), "ev1"), setState(cancelled, "")); err != nil {
 			return err
 		}
 		if tx.WaitlistSettled(3) {
