@@ -56,9 +56,10 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 
 // Store is a store.Store over bbolt.
 type Store struct {
-	db    *bolt.DB
-	group *boltdb.Group // writes go through it (one at a time here: writeMu), for its counters
-	now   func() time.Time
+	db       *bolt.DB
+	group    *boltdb.Group // writes go through it (one at a time here: writeMu), for its counters
+	stopTrim func()        // boltdb.KeepMappingSmall
+	now      func() time.Time
 
 	writeMu sync.Mutex // held by writers across the transaction and the cache update
 
@@ -99,6 +100,7 @@ func New(db *bolt.DB, now func() time.Time) (*Store, error) {
 		return nil, fmt.Errorf("open events store %s: %w", db.Path(), err)
 	}
 	s.group = boltdb.NewGroup(db, 1)
+	s.stopTrim = boltdb.KeepMappingSmall(db)
 	return s, nil
 }
 
@@ -385,5 +387,6 @@ func (s *Store) Backup(ctx context.Context, send func([]byte) error) error {
 // Close implements store.Store.
 func (s *Store) Close() error {
 	s.group.Close()
+	s.stopTrim()
 	return s.db.Close()
 }

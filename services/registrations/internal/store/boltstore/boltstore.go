@@ -93,8 +93,9 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 
 // Store is a store.Store over bbolt.
 type Store struct {
-	db    *bolt.DB
-	group *boltdb.Group
+	db       *bolt.DB
+	group    *boltdb.Group
+	stopTrim func() // boltdb.KeepMappingSmall
 
 	// shared is the state of the group transaction under way: each event's
 	// view, with its counters decoded once and written once, before the
@@ -190,7 +191,7 @@ func New(db *bolt.DB) (*Store, error) {
 		return nil, fmt.Errorf("open registrations store %s: %w", db.Path(), err)
 	}
 	s := &Store{db: db, group: boltdb.NewGroup(db, groupSize), events: map[string]*eventsv1.Event{}, filters: runindex.NewFilters(),
-		counts: map[string]*committedCounts{}, settled: map[string]int64{}}
+		counts: map[string]*committedCounts{}, settled: map[string]int64{}, stopTrim: boltdb.KeepMappingSmall(db)}
 	s.group.OnTransaction(
 		func(*bolt.Tx) { s.shared, s.requests = map[string]*eventTx{}, nil },
 		func(*bolt.Tx) error {
@@ -918,5 +919,6 @@ func (s *Store) Collector() prometheus.Collector { return boltdb.Collector(s.db,
 // Close implements store.Store: it waits for the writes under way.
 func (s *Store) Close() error {
 	s.group.Close()
+	s.stopTrim()
 	return s.db.Close()
 }
