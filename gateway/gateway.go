@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	// The error details that the services send; JSON needs their types registered.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -134,8 +133,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	handler := observe(cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins)), opts.Logger, newHTTPMetrics(g.metrics.Registry))
 	// The trace context of the caller (traceparent), or a new one, for the
 	// calls to the services and the log line.
-	handler = otelhttp.NewHandler(handler, "gateway",
-		otelhttp.WithTracerProvider(tracing.Provider), otelhttp.WithPropagators(tracing.Propagators))
+	handler = tracing.HTTPHandler(handler, "gateway")
 
 	lis, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
@@ -218,9 +216,11 @@ func (g *Gateway) Close() {
 // Authorization (which grpc-gateway always forwards): the registrant's
 // secret.
 func incomingHeader(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case "x-registration-secret", "x-request-id":
-		return strings.ToLower(key), true
+	// EqualFold, not ToLower: this runs for every header of every request.
+	for _, h := range [...]string{"x-registration-secret", "x-request-id"} {
+		if strings.EqualFold(key, h) {
+			return h, true
+		}
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

@@ -3,8 +3,10 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 )
 
@@ -23,6 +26,7 @@ import (
 type Tracing struct {
 	Provider    trace.TracerProvider
 	Propagators propagation.TextMapPropagator
+	exporting   bool
 	shutdown    func(context.Context) error
 }
 
@@ -45,7 +49,7 @@ func NewTracing(ctx context.Context, service, endpoint string) (*Tracing, error)
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("convene-"+service))),
 	)
-	t.Provider, t.shutdown = tp, tp.Shutdown
+	t.Provider, t.shutdown, t.exporting = tp, tp.Shutdown, true
 	return t, nil
 }
 
@@ -57,10 +61,53 @@ func (t *Tracing) ServerHandler() stats.Handler {
 	return otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(t.Provider), otelgrpc.WithPropagators(t.Propagators))
 }
 
-// DialOption instruments a client connection.
+// DialOption instruments a client connection. Without an exporter there
+// are no spans to record, and OpenTelemetry's instrumentation would only
+// cost each call its bookkeeping (~4 µs in the gateway, BENCHMARKS.md):
+// the trace context is then passed on alone.
 func (t *Tracing) DialOption() grpc.DialOption {
-	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(t.Provider), otelgrpc.WithPropagators(t.Propagators)))
+	if t.exporting {
+		return grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(t.Provider), otelgrpc.WithPropagators(t.Propagators)))
+	}
+	return grpc.WithStatsHandler(propagator{t.Propagators})
 }
+
+// HTTPHandler takes the trace context of a request (traceparent), for the
+// calls that serve it and its log line, and records a span of it when
+// spans are exported. Without an exporter OpenTelemetry's middleware would
+// cost each request ~11 µs of wrappers and metric attributes (BENCHMARKS.md).
+func (t *Tracing) HTTPHandler(next http.Handler, operation string) http.Handler {
+	if t.exporting {
+		return otelhttp.NewHandler(next, operation, otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagators))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ctx := t.Propagators.Extract(r.Context(), propagation.HeaderCarrier(r.Header)); ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// propagator is a client stats.Handler that only passes the trace context
+// of each call on, in its metadata, as otelgrpc's does besides its spans.
+type propagator struct{ p propagation.TextMapPropagator }
+
+func (p propagator) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	carrier := propagation.MapCarrier{}
+	p.p.Inject(ctx, carrier)
+	if len(carrier) == 0 {
+		return ctx
+	}
+	kv := make([]string, 0, 2*len(carrier))
+	for k, v := range carrier {
+		kv = append(kv, k, v)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+func (propagator) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (propagator) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (propagator) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // TraceID returns the trace id of ctx, or "".
 func TraceID(ctx context.Context) string {
