@@ -212,9 +212,12 @@ func (g *Gateway) Close() {
 	}
 }
 
-// incomingHeader forwards the HTTP headers the services read, besides
-// Authorization (which grpc-gateway always forwards): the registrant's
-// secret.
+// incomingHeader forwards to the services only the HTTP headers that they
+// read, besides Authorization (which grpc-gateway always forwards): the
+// registrant's secret, the request id, and Accept-Language (under
+// grpc-gateway's own name for it). Not the rest — cookies, user agents,
+// Grpc-Metadata-* headers: a header no service reads should not reach one,
+// and each costs every call work on both sides (BENCHMARKS.md).
 func incomingHeader(key string) (string, bool) {
 	// EqualFold, not ToLower: this runs for every header of every request.
 	for _, h := range [...]string{"x-registration-secret", "x-request-id"} {
@@ -222,7 +225,10 @@ func incomingHeader(key string) (string, bool) {
 			return h, true
 		}
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	if strings.EqualFold(key, "accept-language") {
+		return runtime.MetadataPrefix + "accept-language", true
+	}
+	return "", false
 }
 
 // outgoingHeader lets no gRPC response metadata out as HTTP headers unless
