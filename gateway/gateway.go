@@ -213,11 +213,11 @@ func (g *Gateway) Close() {
 }
 
 // incomingHeader forwards to the services only the HTTP headers that they
-// read, besides Authorization (which grpc-gateway always forwards): the
-// registrant's secret, the request id, and Accept-Language (under
-// grpc-gateway's own name for it). Not the rest — cookies, user agents,
-// Grpc-Metadata-* headers: a header no service reads should not reach one,
-// and each costs every call work on both sides (BENCHMARKS.md).
+// read: the registrant's secret, the request id, and Accept-Language (under
+// grpc-gateway's own name for it), besides what grpc-gateway always sends
+// (Authorization, X-Forwarded-For and -Host). Not the rest — cookies, user
+// agents, Grpc-Metadata-* headers: a header no service reads should not
+// reach one, and each costs every call work on both sides (BENCHMARKS.md).
 func incomingHeader(key string) (string, bool) {
 	// EqualFold, not ToLower: this runs for every header of every request.
 	for _, h := range [...]string{"x-registration-secret", "x-request-id"} {

@@ -66,8 +66,9 @@ func releaseMapping(db *bolt.DB, above int64) (bool, error) {
 			return nil
 		}
 		// A read transaction holds bbolt's mapping lock: the file cannot be
-		// mapped again elsewhere meanwhile, and the mapping is at least
-		// size long (the file's used part).
+		// mapped again elsewhere meanwhile. dontNeed keeps to the mapping
+		// (size, the file's used part, is within it unless the file is
+		// damaged).
 		if err := dontNeed(db.Info().Data, uintptr(size)); err != nil {
 			return err
 		}

@@ -98,11 +98,16 @@ func (p propagator) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Con
 	if len(carrier) == 0 {
 		return ctx
 	}
-	kv := make([]string, 0, 2*len(carrier))
-	for k, v := range carrier {
-		kv = append(kv, k, v)
+	// Set, not appended: a trace context already in the outgoing metadata
+	// is replaced, as otelgrpc does, not sent beside the current one.
+	md, ok := metadata.FromOutgoingContext(ctx) // a copy
+	if !ok {
+		md = metadata.MD{}
 	}
-	return metadata.AppendToOutgoingContext(ctx, kv...)
+	for k, v := range carrier {
+		md.Set(k, v)
+	}
+	return metadata.NewOutgoingContext(ctx, md)
 }
 
 func (propagator) HandleRPC(context.Context, stats.RPCStats)                         {}
