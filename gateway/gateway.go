@@ -131,7 +131,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		limiter = newRateLimiter(opts.RateLimit, opts.RateBurst)
 	}
 	handler := observe(cors(limitRate(root, limiter), parseOrigins(opts.CORSOrigins)), opts.Logger, newHTTPMetrics(g.metrics.Registry))
-	// The trace context of the caller (traceparent), or a new one, for the
+	// The trace context of the caller (traceparent; a new one when spans
+	// are exported and the caller sent none), for the
 	// calls to the services and the log line.
 	handler = tracing.HTTPHandler(handler, "gateway")
 

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -93,6 +94,11 @@ func (t *Tracing) HTTPHandler(next http.Handler, operation string) http.Handler 
 type propagator struct{ p propagation.TextMapPropagator }
 
 func (p propagator) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	// Most calls carry neither (NewTracing's propagators are trace context
+	// and baggage): nothing to allocate for them.
+	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
+		return ctx
+	}
 	carrier := propagation.MapCarrier{}
 	p.p.Inject(ctx, carrier)
 	if len(carrier) == 0 {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -42,9 +43,11 @@ func inTrace(t *testing.T, ctx context.Context) context.Context {
 // when there is none.
 func TestPropagationWithoutExporter(t *testing.T) {
 	seen := make(chan []string, 1)
+	seenBaggage := make(chan []string, 1)
 	record := func(ctx context.Context) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		seen <- md.Get("traceparent")
+		seenBaggage <- md.Get("baggage")
 	}
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -82,11 +85,30 @@ func TestPropagationWithoutExporter(t *testing.T) {
 		if got := <-seen; len(got) != len(want) || (len(want) == 1 && got[0] != want[0]) {
 			t.Errorf("%s: traceparent %q, want %q", name, got, want)
 		}
+		<-seenBaggage
 	}
 	check("no trace", context.Background(), nil)
 	check("a trace", inTrace(t, context.Background()), []string{wantTrace})
 	stale := metadata.AppendToOutgoingContext(context.Background(), "traceparent", "00-11111111111111111111111111111111-2222222222222222-01")
 	check("a trace and an older traceparent", inTrace(t, stale), []string{wantTrace})
+
+	member, err := baggage.NewMember("delegation", "MX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag, err := baggage.New(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Check(baggage.ContextWithBaggage(context.Background(), bag), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; len(got) != 0 {
+		t.Errorf("baggage alone: traceparent %q, want none", got)
+	}
+	if got := <-seenBaggage; len(got) != 1 || got[0] != "delegation=MX" {
+		t.Errorf("baggage alone: baggage %q, want [delegation=MX]", got)
+	}
 
 	ctx, cancel := context.WithCancel(inTrace(t, context.Background()))
 	defer cancel()
@@ -100,6 +122,7 @@ func TestPropagationWithoutExporter(t *testing.T) {
 	if got := <-seen; len(got) != 1 || got[0] != wantTrace {
 		t.Errorf("stream: traceparent %q, want %q", got, wantTrace)
 	}
+	<-seenBaggage
 }
 
 // TestHTTPHandlerWithoutExporter: the trace context of a request reaches
