@@ -118,7 +118,7 @@ func main() {
 	flag.IntVar(&cfg.Preload, "preload", cfg.Preload, "registrations stored for the large-database measurement")
 	flag.IntVar(&cfg.Conns, "conns", cfg.Conns, "gRPC connections shared by the callers")
 	flag.BoolVar(&cfg.KeepData, "keep", false, "keep the temporary data folder")
-	flag.BoolVar(&cfg.DecodeAll, "decode-all", false, "decode every answer of ListEvents, GetEvent and the creates through the gateway (by default the first is checked in full, the rest only read)")
+	flag.BoolVar(&cfg.DecodeAll, "decode-all", false, "decode every answer of ListEvents, GetEvent and the creates (by default the first is checked in full, the rest only read)")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", cfg.QuietWait, "how long to wait, before each measurement, for other processes to stop using the CPU")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "folder for a perf record (-a -g) of each measuring window (needs perf)")
 	flag.StringVar(&cfg.PprofDir, "pprof", "", "folder for Go CPU and allocation profiles and an execution trace of every process during each measuring window")
@@ -907,13 +907,18 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	// createAs makes call i a create of participant i of those tagged tag
 	// (tags keep each measurement's participants apart), with a request id
 	// from requestID.
+	stateOpts := stateOnly(cfg.DecodeAll)
 	createAs := func(tag string, requestID func() string) load.Call {
 		return func(ctx context.Context, w int, i int64) error {
+			opts := stateOpts
+			if i == 0 { // the first is read in full
+				opts = nil
+			}
 			reg, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
 				Parent:       "events/" + eventGRPC,
 				Registration: workload.Registration(tag, int(i), workload.Mode(int(i))),
 				RequestId:    requestID(),
-			})
+			}, opts...)
 			if err == nil && reg.GetState() != registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED {
 				waitlisted.Add(1)
 			}
@@ -1199,12 +1204,17 @@ func (h *harness) storedRun(ctx context.Context, label string, n int, eventID st
 		}
 		defer conns[i].Close()
 	}
+	stateOpts := stateOnly(h.cfg.DecodeAll)
 	create := func(ctx context.Context, w int, i int64) error {
+		opts := stateOpts
+		if i == 0 { // the first is read in full
+			opts = nil
+		}
 		_, err := registrationsv1.NewRegistrationServiceClient(conns[w%len(conns)]).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
 			Parent:       "events/" + eventID,
 			Registration: workload.Registration("c", int(i), workload.Mode(int(i))),
 			RequestId:    workload.RequestID(),
-		})
+		}, opts...)
 		return err
 	}
 	if err := create(ctx, 0, 0); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,13 +45,69 @@ var (
 // ascii lowers s and drops what an e-mail local part should not hold.
 var ascii = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ñ", "n", "ç", "c", " ", ".", "-", "")
 
+// localParts are the names as an e-mail address's local part has them,
+// made once: the load generator shares the machine with the servers, and
+// what it spends per call is taken from them.
+var givenLocal, familyLocal = localParts(givenNames), localParts(familyNames)
+
+func localParts(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = ascii.Replace(strings.ToLower(n))
+	}
+	return out
+}
+
+// email is given.family.<tag><h as 8 hex digits>@<cc>.example.org.
+func email(given, family uint32, tag string, h uint32, cc string) string {
+	b := make([]byte, 0, 64)
+	b = append(b, givenLocal[given]...)
+	b = append(b, '.')
+	b = append(b, familyLocal[family]...)
+	b = append(b, '.')
+	b = append(b, tag...)
+	b = appendPadded(b, uint64(h), 16, 8)
+	b = append(b, '@')
+	for _, c := range []byte(cc) { // country codes are two capital letters
+		b = append(b, c|0x20)
+	}
+	return string(append(b, ".example.org"...))
+}
+
+// phone is +<country prefix> dddd dddd.
+func phone(h uint32) string {
+	b := make([]byte, 0, 16)
+	b = append(b, '+')
+	b = strconv.AppendUint(b, uint64(500+h%60), 10)
+	b = append(b, ' ')
+	b = appendPadded(b, uint64((h>>8)%10000), 10, 4)
+	b = append(b, ' ')
+	b = appendPadded(b, uint64((h>>3)%10000), 10, 4)
+	return string(b)
+}
+
+// appendPadded appends v in base, left-padded with zeros to width digits.
+func appendPadded(b []byte, v uint64, base, width int) []byte {
+	start := len(b)
+	b = strconv.AppendUint(b, v, base)
+	if pad := width - (len(b) - start); pad > 0 {
+		b = append(b, make([]byte, pad)...)
+		copy(b[start+pad:], b[start:len(b)-pad])
+		for i := range pad {
+			b[start+i] = '0'
+		}
+	}
+	return b
+}
+
 // Registration returns the i-th registration of a stream (tag keeps streams
 // apart: two streams never share an e-mail address). mode is the
 // attendance mode to ask for (unspecified: the event's).
 func Registration(tag string, i int, mode eventsv1.AttendanceMode) *registrationsv1.Registration {
 	n := uint32(i)
 	h := ids.Scramble(n)
-	given, family := givenNames[h%uint32(len(givenNames))], familyNames[(h>>8)%uint32(len(familyNames))]
+	gi, fi := h%uint32(len(givenNames)), (h>>8)%uint32(len(familyNames))
+	given, family := givenNames[gi], familyNames[fi]
 	var category eventsv1.ParticipantCategory
 	var cc, org string
 	switch k := (h >> 16) % 20; {
@@ -81,8 +138,8 @@ func Registration(tag string, i int, mode eventsv1.AttendanceMode) *registration
 		Participant: &registrationsv1.Participant{
 			GivenName:         given,
 			FamilyName:        family,
-			Email:             fmt.Sprintf("%s.%s.%s%08x@%s.example.org", ascii.Replace(strings.ToLower(given)), ascii.Replace(strings.ToLower(family)), tag, h, strings.ToLower(cc)),
-			Phone:             fmt.Sprintf("+%d %04d %04d", 500+h%60, (h>>8)%10000, (h>>3)%10000),
+			Email:             email(gi, fi, tag, h, cc),
+			Phone:             phone(h),
 			Organization:      org,
 			JobTitle:          jobTitles[(h>>12)%uint32(len(jobTitles))],
 			CountryCode:       cc,

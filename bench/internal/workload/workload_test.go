@@ -1,13 +1,16 @@
 package workload
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"buf.build/go/protovalidate"
 
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
+	"convene.dev/platform/ids"
 )
 
 // TestRegistrationsAreValid checks that what the benchmark sends passes the
@@ -55,5 +58,25 @@ func TestRequestIDs(t *testing.T) {
 	}
 	if got := RequestIDv7(at)[:13]; got != "01a219df-6300" { // 1795730400000 ms
 		t.Errorf("v7 id of %s begins %s", at, got)
+	}
+}
+
+// TestAddresses checks the e-mail addresses and telephone numbers against
+// their format written the slow way.
+func TestAddresses(t *testing.T) {
+	for i := range 20000 {
+		for _, tag := range []string{"g", "a", "w7"} {
+			reg := Registration(tag, i, Mode(i))
+			p := reg.GetParticipant()
+			h := ids.Scramble(uint32(i))
+			want := fmt.Sprintf("%s.%s.%s%08x@%s.example.org", ascii.Replace(strings.ToLower(p.GetGivenName())),
+				ascii.Replace(strings.ToLower(p.GetFamilyName())), tag, h, strings.ToLower(p.GetCountryCode()))
+			if p.GetEmail() != want {
+				t.Fatalf("registration %d/%s: e-mail %q, want %q", i, tag, p.GetEmail(), want)
+			}
+			if want := fmt.Sprintf("+%d %04d %04d", 500+h%60, (h>>8)%10000, (h>>3)%10000); p.GetPhone() != want {
+				t.Fatalf("registration %d: phone %q, want %q", i, p.GetPhone(), want)
+			}
+		}
 	}
 }
