@@ -53,11 +53,12 @@ const (
 // splitName splits events/{event}/registrations/{registration}; the request
 // validator has checked its syntax.
 func splitName(name string) (eventID, id string) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 {
+	rest, ok := strings.CutPrefix(name, "events/")
+	eventID, id, ok2 := strings.Cut(rest, "/registrations/")
+	if !ok || !ok2 || eventID == "" || strings.Contains(eventID, "/") || strings.Contains(id, "/") {
 		return "", ""
 	}
-	return parts[1], parts[3]
+	return eventID, id
 }
 
 // eventOf returns the event from the events service. When that service
@@ -140,8 +141,9 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	secret := newSecret() // returned once; only its hash is kept
 	secretHash := auth.HashToken(secret)
 	create := func(ev *eventsv1.Event) (*registrationsv1.Registration, error) {
+		saved := Saved(ev) // made here, not on the committer, which every create waits for
 		stored, created, err := s.store.Create(ctx, eventID, req.GetRequestId(), func(tx store.Tx) (*registrationsv1.Registration, error) {
-			if err := tx.SetEvent(Saved(ev)); err != nil {
+			if err := tx.SetEvent(saved); err != nil {
 				return nil, err
 			}
 			// Seats freed since the last change (a raised capacity) go to
