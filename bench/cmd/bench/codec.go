@@ -46,9 +46,9 @@ func skim(min int, decodeAll bool) []grpc.CallOption {
 
 // stateCodec reads, of a created registration, only its state: the load
 // generator counts the creates that were waitlisted, and decoding the whole
-// registration would cost it ~2 µs a call (about a tenth of its own CPU per
-// create), CPU that the servers on the same machine then lack. The first
-// create of each measurement is decoded in full.
+// registration cost it 1–2 µs a call (BenchmarkCreateCall; ~2 µs in the
+// profile of a run), CPU that the servers on the same machine then lack.
+// Each measurement's first create (call 0) is decoded in full.
 type stateCodec struct {
 	proto encoding.CodecV2
 	state protowire.Number
