@@ -48,7 +48,7 @@ func skim(min int, decodeAll bool) []grpc.CallOption {
 // generator counts the creates that were waitlisted, and decoding the whole
 // registration cost it 1–2 µs a call (BenchmarkCreateCall; ~2 µs in the
 // profile of a run), CPU that the servers on the same machine then lack.
-// Each measurement's first create (call 0) is decoded in full.
+// The create made before the measurements (call 0) is decoded in full.
 type stateCodec struct {
 	proto encoding.CodecV2
 	state protowire.Number

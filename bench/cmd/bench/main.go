@@ -911,7 +911,7 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	createAs := func(tag string, requestID func() string) load.Call {
 		return func(ctx context.Context, w int, i int64) error {
 			opts := stateOpts
-			if i == 0 { // the first is read in full
+			if i == 0 { // the call made before the measurements is read in full
 				opts = nil
 			}
 			reg, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
@@ -1207,7 +1207,7 @@ func (h *harness) storedRun(ctx context.Context, label string, n int, eventID st
 	stateOpts := stateOnly(h.cfg.DecodeAll)
 	create := func(ctx context.Context, w int, i int64) error {
 		opts := stateOpts
-		if i == 0 { // the first is read in full
+		if i == 0 { // the call made before the measurements is read in full
 			opts = nil
 		}
 		_, err := registrationsv1.NewRegistrationServiceClient(conns[w%len(conns)]).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
