@@ -50,16 +50,14 @@ func skim(min int, decodeAll bool) []grpc.CallOption {
 // profile of a run), CPU that the servers on the same machine then lack.
 // The create made before the measurements (call 0) is decoded in full.
 type stateCodec struct {
-	proto encoding.CodecV2
-	state protowire.Number
+	encoding.CodecV2 // protobuf's: Marshal, Name, and answers of other types
+	state            protowire.Number
 }
-
-func (c stateCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
 
 func (c stateCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	reg, ok := v.(*registrationsv1.Registration)
 	if !ok {
-		return c.proto.Unmarshal(data, v)
+		return c.CodecV2.Unmarshal(data, v)
 	}
 	var b []byte
 	if len(data) == 1 {
@@ -95,8 +93,6 @@ func (c stateCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-func (stateCodec) Name() string { return proto.Name }
-
 // stateOnly returns the call option that reads only a created
 // registration's state; with decodeAll, answers are decoded as usual.
 func stateOnly(decodeAll bool) []grpc.CallOption {
@@ -104,5 +100,14 @@ func stateOnly(decodeAll bool) []grpc.CallOption {
 		return nil
 	}
 	state := (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields().ByName("state").Number()
-	return []grpc.CallOption{grpc.ForceCodecV2(stateCodec{proto: encoding.GetCodecV2(proto.Name), state: state})}
+	return []grpc.CallOption{grpc.ForceCodecV2(stateCodec{CodecV2: encoding.GetCodecV2(proto.Name), state: state})}
+}
+
+// forCall returns the options of create call i: none for call 0, the
+// create made before the measurements, whose answer is decoded in full.
+func forCall(opts []grpc.CallOption, i int64) []grpc.CallOption {
+	if i == 0 {
+		return nil
+	}
+	return opts
 }

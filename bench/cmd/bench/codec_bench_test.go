@@ -30,7 +30,7 @@ func BenchmarkCreateCall(b *testing.B) {
 		codec encoding.CodecV2
 	}{
 		{"AnswerInFull", full},
-		{"AnswerStateOnly", stateCodec{proto: full, state: (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields().ByName("state").Number()}},
+		{"AnswerStateOnly", stateCodec{CodecV2: full, state: (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields().ByName("state").Number()}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -22,7 +22,10 @@ func TestStateCodec(t *testing.T) {
 	if got := stateOnly(true); got != nil {
 		t.Fatalf("stateOnly(true) = %v, want no options (decode in full)", got)
 	}
-	c := stateCodec{proto: nil, state: (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields().ByName("state").Number()}
+	if forCall(codec, 0) != nil || len(forCall(codec, 5)) != 1 {
+		t.Fatalf("forCall: call 0 must be decoded in full, later calls skimmed")
+	}
+	c := stateCodec{state: (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields().ByName("state").Number()}
 	stored := workload.Stored(workload.Registration("t", 7, eventsv1.AttendanceMode_ATTENDANCE_MODE_VIRTUAL), "e", 7)
 	for _, state := range []registrationsv1.RegistrationState{
 		registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED,

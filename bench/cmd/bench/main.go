@@ -910,15 +910,11 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	stateOpts := stateOnly(cfg.DecodeAll)
 	createAs := func(tag string, requestID func() string) load.Call {
 		return func(ctx context.Context, w int, i int64) error {
-			opts := stateOpts
-			if i == 0 { // the call made before the measurements is read in full
-				opts = nil
-			}
 			reg, err := registrationsv1.NewRegistrationServiceClient(conn(h.registrationsPub, w)).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
 				Parent:       "events/" + eventGRPC,
 				Registration: workload.Registration(tag, int(i), workload.Mode(int(i))),
 				RequestId:    requestID(),
-			}, opts...)
+			}, forCall(stateOpts, i)...)
 			if err == nil && reg.GetState() != registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED {
 				waitlisted.Add(1)
 			}
@@ -1206,15 +1202,11 @@ func (h *harness) storedRun(ctx context.Context, label string, n int, eventID st
 	}
 	stateOpts := stateOnly(h.cfg.DecodeAll)
 	create := func(ctx context.Context, w int, i int64) error {
-		opts := stateOpts
-		if i == 0 { // the call made before the measurements is read in full
-			opts = nil
-		}
 		_, err := registrationsv1.NewRegistrationServiceClient(conns[w%len(conns)]).CreateRegistration(ctx, &registrationsv1.CreateRegistrationRequest{
 			Parent:       "events/" + eventID,
 			Registration: workload.Registration("c", int(i), workload.Mode(int(i))),
 			RequestId:    workload.RequestID(),
-		}, opts...)
+		}, forCall(stateOpts, i)...)
 		return err
 	}
 	if err := create(ctx, 0, 0); err != nil {
