@@ -130,11 +130,8 @@ func insert(tx store.Tx, ev *eventsv1.Event, tag string, i int) error {
 	}
 	reg.Name = name
 	reg.Etag = etag.Of(reg)
-	if err := tx.Insert(reg); err != nil {
-		return err
-	}
 	secret := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(tag), uint64(i)))
-	return tx.SetSecretHash(name[strings.LastIndexByte(name, '/')+1:], auth.HashToken(hex.EncodeToString(secret[:16])))
+	return tx.Insert(reg, auth.HashToken(hex.EncodeToString(secret[:16])))
 }
 
 var (

@@ -164,11 +164,10 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			}
 			reg.Name = name
 			reg.Etag = etag.Of(reg)
-			if err := tx.Insert(reg); err != nil {
+			if err := tx.Insert(reg, secretHash); err != nil {
 				return nil, err
 			}
-			_, id := splitName(name)
-			return reg, tx.SetSecretHash(id, secretHash)
+			return reg, nil
 		})
 		if err != nil {
 			return nil, err

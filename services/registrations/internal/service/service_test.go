@@ -1647,7 +1647,7 @@ func TestEventsServiceDown(t *testing.T) {
 		}
 		old = participant("old@example.org")
 		old.Name, old.State = name, confirmed
-		return tx.Insert(old)
+		return tx.Insert(old, "")
 	})
 	if err != nil {
 		t.Fatal(err)

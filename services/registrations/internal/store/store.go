@@ -92,12 +92,14 @@ type Tx interface {
 	// names sort in arrival order.
 	NewName() (string, error)
 
-	// Insert adds a new registration, named by NewName. An e-mail address
-	// already registered (and not cancelled) for the event is
-	// ErrAlreadyExists.
-	Insert(reg *registrationsv1.Registration) error
+	// Insert adds a new registration, named by NewName, with the hash of
+	// its manage secret ("" for none), which every later Put keeps. An
+	// e-mail address already registered (and not cancelled) for the event
+	// is ErrAlreadyExists.
+	Insert(reg *registrationsv1.Registration, secretHash string) error
 
-	// Put writes a changed registration.
+	// Put writes a changed registration; the hash of its manage secret
+	// stays as it was.
 	Put(reg *registrationsv1.Registration) error
 
 	// Counts returns the event's counters as of now in this transaction;
@@ -134,9 +136,6 @@ type Tx interface {
 
 	// SetFeedSequence records the last change of the events feed applied.
 	SetFeedSequence(seq int64) error
-
-	// SetSecretHash keeps the hash of a registration's manage secret.
-	SetSecretHash(id, hash string) error
 }
 
 // Store holds registrations by event id and registration id.

@@ -89,7 +89,7 @@ func insert(reg *registrationsv1.Registration, st registrationsv1.RegistrationSt
 			return nil, err
 		}
 		r.Name = name
-		return r, tx.Insert(r)
+		return r, tx.Insert(r, "")
 	}
 }
 
@@ -211,7 +211,7 @@ func TestNamesOfOneTransactionInOrder(t *testing.T) {
 			}
 			r := newReg(fmt.Sprintf("p%d@example.org", i), "GT", observer)
 			r.Name, r.State = name, confirmed
-			if err := tx.Insert(r); err != nil {
+			if err := tx.Insert(r, ""); err != nil {
 				return err
 			}
 			got = append(got, name)
@@ -236,7 +236,7 @@ func TestInsertRejectsForeignName(t *testing.T) {
 		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
 			r := newReg("ana@example.org", "MX", delegate)
 			r.Name = name
-			return tx.Insert(r)
+			return tx.Insert(r, "")
 		})
 		if err == nil {
 			t.Errorf("Insert with name %q: no error", name)
@@ -1153,10 +1153,11 @@ func TestForEach(t *testing.T) {
 	}
 }
 
-// TestSecretHashes: a registration's secret hash is kept with it, read back
-// by SecretHash, and never seen as a registration by Get, List or ForEach;
-// a database written when the hashes had a bucket of their own still
-// answers from it.
+// TestSecretHashes: a registration's secret hash is kept in its value,
+// read back by SecretHash, kept by every Put, and never seen by Get, List or
+// ForEach; hashes that earlier formats kept under keys of their own (format
+// 2) or in a bucket of their own (format 1) are still answered, and kept
+// through a Put; a value whose head is broken is an error, not a panic.
 func TestSecretHashes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registrations.db")
 	s := open(t, path)
@@ -1164,25 +1165,42 @@ func TestSecretHashes(t *testing.T) {
 	for i := range 3 {
 		reg := newReg(fmt.Sprintf("s%d@example.org", i), "MX", delegate)
 		got, created, err := s.Create(ctx, "ev1", "", func(tx store.Tx) (*registrationsv1.Registration, error) {
-			r, err := insert(reg, confirmed)(tx)
+			r := proto.CloneOf(reg)
+			r.State = confirmed
+			name, err := tx.NewName()
 			if err != nil {
 				return nil, err
 			}
-			id := r.GetName()[strings.LastIndexByte(r.GetName(), '/')+1:]
-			return r, tx.SetSecretHash(id, fmt.Sprintf("hash-%d", i))
+			r.Name = name
+			return r, tx.Insert(r, fmt.Sprintf("hash-%d", i))
 		})
 		if err != nil || !created {
 			t.Fatalf("Create: %v, created %v", err, created)
 		}
 		ids = append(ids, idOf(t, got.GetName(), "ev1"))
 	}
+	wantHash := func(s store.Store, id, want string) {
+		t.Helper()
+		if h, err := s.SecretHash(ctx, "ev1", id); err != nil || h != want {
+			t.Errorf("SecretHash(%s) = %q, %v; want %q", id, h, err, want)
+		}
+	}
 	for i, id := range ids {
-		if h, err := s.SecretHash(ctx, "ev1", id); err != nil || h != fmt.Sprintf("hash-%d", i) {
-			t.Errorf("SecretHash(%s) = %q, %v; want hash-%d", id, h, err, i)
+		wantHash(s, id, fmt.Sprintf("hash-%d", i))
+		if got, err := s.Get(ctx, "ev1", id); err != nil || got.GetParticipant().GetEmail() != fmt.Sprintf("s%d@example.org", i) {
+			t.Errorf("Get(%s) = %v, %v", id, got, err)
 		}
-		if _, err := s.Get(ctx, "ev1", id+"\x00secret"); !errors.Is(err, errdefs.ErrNotFound) {
-			t.Errorf("Get(the secret's key) = %v, want not found", err)
-		}
+	}
+	if _, err := s.SecretHash(ctx, "ev1", "nosuchid"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("SecretHash(unknown) = %v, want not found", err)
+	}
+	// A change, and a cancellation, keep the hash.
+	mustUpdate(t, s, "ev1", ids[1], func(r *registrationsv1.Registration) { r.Participant.JobTitle = "Directora" })
+	mustUpdate(t, s, "ev1", ids[2], setState(cancelled, "withdrawn"))
+	wantHash(s, ids[1], "hash-1")
+	wantHash(s, ids[2], "hash-2")
+	if got, err := s.Get(ctx, "ev1", ids[1]); err != nil || got.GetParticipant().GetJobTitle() != "Directora" {
+		t.Errorf("after the change, Get = %v, %v", got, err)
 	}
 	for _, desc := range []bool{false, true} {
 		page, n, err := s.List(ctx, "ev1", "", 10, desc, all)
@@ -1197,26 +1215,37 @@ func TestSecretHashes(t *testing.T) {
 		t.Errorf("ForEach saw %d, %v; want 3", seen, err)
 	}
 	// A registration without a hash answers "" (and no error).
-	plain := mustCreate(t, s, "ev1", "", newReg("plain@example.org", "MX", delegate), confirmed)
-	plainID := idOf(t, plain.GetName(), "ev1")
-	if h, err := s.SecretHash(ctx, "ev1", plainID); err != nil || h != "" {
-		t.Errorf("SecretHash(no hash) = %q, %v; want \"\"", h, err)
+	var plainIDs []string
+	for i := range 3 {
+		plain := mustCreate(t, s, "ev1", "", newReg(fmt.Sprintf("plain%d@example.org", i), "MX", delegate), confirmed)
+		plainIDs = append(plainIDs, idOf(t, plain.GetName(), "ev1"))
+		wantHash(s, plainIDs[i], "")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// As an earlier version wrote it: the hash in v1/events/ev1/secrets.
+	// As earlier formats wrote them: the first plain one's hash under its
+	// id and "\x00secret" (format 2), the second's in v1/events/ev1/secrets
+	// (format 1); and the third's value with a head that claims 65,535 bytes.
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.Bucket([]byte("v1")).Bucket([]byte("events")).Bucket([]byte("ev1")).CreateBucketIfNotExists([]byte("secrets"))
+		ev := tx.Bucket([]byte("v1")).Bucket([]byte("events")).Bucket([]byte("ev1"))
+		regs := ev.Bucket([]byte("registrations"))
+		if err := regs.Put([]byte(plainIDs[0]+"\x00secret"), []byte("format-2-hash")); err != nil {
+			return err
+		}
+		b, err := ev.CreateBucketIfNotExists([]byte("secrets"))
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(plainID), []byte("old-hash"))
+		if err := b.Put([]byte(plainIDs[1]), []byte("format-1-hash")); err != nil {
+			return err
+		}
+		return regs.Put([]byte(plainIDs[2]), append([]byte{0, 0xff, 0xff, 0x03}, regs.Get([]byte(plainIDs[2]))...))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -1225,11 +1254,19 @@ func TestSecretHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = open(t, path)
-	if h, err := s.SecretHash(ctx, "ev1", plainID); err != nil || h != "old-hash" {
-		t.Errorf("SecretHash(written before the move) = %q, %v; want old-hash", h, err)
+	wantHash(s, plainIDs[0], "format-2-hash")
+	wantHash(s, plainIDs[1], "format-1-hash")
+	wantHash(s, ids[0], "hash-0")
+	mustUpdate(t, s, "ev1", plainIDs[0], setState(cancelled, ""))
+	wantHash(s, plainIDs[0], "format-2-hash")
+	if _, err := s.Get(ctx, "ev1", plainIDs[0]+"\x00secret"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get(a format 2 secret's key) = %v, want not found", err)
 	}
-	if h, err := s.SecretHash(ctx, "ev1", ids[0]); err != nil || h != "hash-0" {
-		t.Errorf("SecretHash = %q, %v; want hash-0", h, err)
+	if got, err := s.Get(ctx, "ev1", plainIDs[2]); err == nil || !strings.Contains(err.Error(), "secret hash runs past") {
+		t.Errorf("Get(a broken value) = %v, %v; want an error", got, err)
+	}
+	if _, err := s.SecretHash(ctx, "ev1", plainIDs[2]); err == nil {
+		t.Error("SecretHash(a broken value) succeeded, want an error")
 	}
 }
 
@@ -1384,8 +1421,8 @@ func TestFormatVersion(t *testing.T) {
 	s := open(t, path)
 	mustCreate(t, s, "ev1", "", newReg("a@example.org", "MX", delegate), confirmed)
 	s.Close()
-	if f, ok := format(); !ok || f != 2 {
-		t.Fatalf("a new database has format %d (%v), want 2", f, ok)
+	if f, ok := format(); !ok || f != 3 {
+		t.Fatalf("a new database has format %d (%v), want 3", f, ok)
 	}
 	setFormat(nil) // as written before the format was recorded
 	s = open(t, path)
@@ -1393,21 +1430,27 @@ func TestFormatVersion(t *testing.T) {
 		t.Errorf("%d registrations, want 1", n)
 	}
 	s.Close()
-	if f, ok := format(); !ok || f != 2 {
-		t.Fatalf("an older database has format %d (%v) once opened, want 2", f, ok)
+	if f, ok := format(); !ok || f != 3 {
+		t.Fatalf("an older database has format %d (%v) once opened, want 3", f, ok)
+	}
+	setFormat(binary.BigEndian.AppendUint64(nil, 2)) // as format 2 left it
+	s = open(t, path)
+	s.Close()
+	if f, ok := format(); !ok || f != 3 {
+		t.Fatalf("a format 2 database has format %d (%v) once opened, want 3", f, ok)
 	}
 
-	setFormat(binary.BigEndian.AppendUint64(nil, 3))
+	setFormat(binary.BigEndian.AppendUint64(nil, 4))
 	db, err := boltdb.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := boltstore.New(db); err == nil || !strings.Contains(err.Error(), "newer version") {
-		t.Errorf("a database of format 3: %v, want refused as newer", err)
+		t.Errorf("a database of format 4: %v, want refused as newer", err)
 	}
 	db.Close()
-	if f, _ := format(); f != 3 {
-		t.Errorf("the refused database now has format %d, want it untouched (3)", f)
+	if f, _ := format(); f != 4 {
+		t.Errorf("the refused database now has format %d, want it untouched (4)", f)
 	}
 }
 
