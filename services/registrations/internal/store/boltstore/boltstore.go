@@ -12,7 +12,7 @@
 //	                             so key order is arrival order)
 //	        <registration id> "\x00secret" → the secret's hash, as format 2 kept it:
 //	                            read, never written
-//	      emails/
+//	      emails/             (package runindex: sorted runs of)
 //	        <trimmed lower-case e-mail> → <registration id>   (not cancelled ones)
 //	      waitlist/
 //	        <registration id> → ""        the WAITLISTED ones, in arrival order
@@ -22,7 +22,7 @@
 //	      counts → store.Counts as JSON
 //	      event  → convene.events.v1.Event: the service's last copy of the
 //	               event's state, window and policy
-//	  requests/
+//	  requests/               (package runindex: sorted runs of)
 //	    <request id> → "<event id>/<registration id>"
 //	  meta/
 //	    feed_sequence → the last change of the events feed applied (8 bytes big-endian)
@@ -175,8 +175,9 @@ type Store struct {
 
 // formatVersion is the layout this code reads and writes. 2: secret hashes
 // with the registrations, index runs in the index's own bucket. 3: secret
-// hashes inside the registrations' values (an older version would read
-// them as broken records, so it must refuse the file). It reads
+// hashes inside the registrations' values, index runs packed into one
+// value each (an older version would read the first as broken records and
+// find no keys in the second, so it must refuse the file). It reads
 // databases of earlier formats as they are (and writes its own way into
 // them); a database of a later format was written by a newer version, whose
 // layout it cannot know, and is refused untouched.

@@ -18,7 +18,10 @@
 //
 //	<seq:8><size:8><random:8>/   one nested bucket per run, oldest first:
 //	  "\x00f"                    → the run's Bloom filter
-//	  <key>                      → 'v' <value>, or 't' for a deleted key
+//	  "\x00p"                    → the run's entries, packed (packed.go): each
+//	                               key with 'v' <value>, or 't' for a deleted key
+//	  <key>                      → 'v' <value>, or 't': runs written before
+//	                               packing, one key per entry (read only)
 //	<key> → <value>              the base: pairs written before runs existed (read only)
 //
 // seq is the bucket's sequence, so a run's name begins with a NUL byte (for
@@ -40,6 +43,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -91,7 +95,19 @@ type run struct {
 	size   uint64
 	bucket *bolt.Bucket // opened on first use
 	filter *filter      // read on first use; nil: none stored
+	// packed holds the run's entries when kind is packedRun; kind is read
+	// on first use.
+	packed packed
+	kind   runKind
 }
+
+type runKind uint8
+
+const (
+	unread    runKind = iota
+	packedRun         // its entries in one value (packed.go)
+	keyedRun          // one key per entry, as written before packing
+)
 
 // nameLen is the length of a run's name; its filter's key is one longer.
 const nameLen = 24
@@ -125,7 +141,7 @@ func (ix *Index) Get(key []byte) []byte {
 		if f := ix.runFilter(i); f != nil && !f.mayContain(h) {
 			continue
 		}
-		if v := ix.runBucket(i).Get(key); v != nil {
+		if v := ix.runGet(i, key); len(v) > 0 {
 			if v[0] == deleted {
 				return nil
 			}
@@ -166,29 +182,26 @@ func (ix *Index) Flush() error {
 		return errors.New("runindex: Flush on an index without a bucket")
 	}
 	ix.load()
-	pairs := make([]pair, 0, len(ix.pending))
+	keys := make([]string, 0, len(ix.pending))
+	size := 0
 	for k, e := range ix.pending {
-		pairs = append(pairs, pair{[]byte(k), encode(e)})
+		keys = append(keys, k)
+		size += len(k) + len(e.value) + 2*binary.MaxVarintLen16 + 1
 	}
-	slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(a.k, b.k) })
-	if err := ix.addRun(pairs); err != nil {
+	slices.Sort(keys)
+	pk := newPacker(uint64(len(keys)), size)
+	for _, k := range keys {
+		if e := ix.pending[k]; e.deleted {
+			pk.add([]byte(k), deleted, nil)
+		} else {
+			pk.add([]byte(k), live, e.value)
+		}
+	}
+	if err := ix.addRun(pk); err != nil {
 		return err
 	}
 	ix.pending = nil
 	return ix.compact()
-}
-
-// pair is one entry of a run as stored: key, and 'v' value or 't'.
-type pair struct{ k, v []byte }
-
-func encode(e entry) []byte {
-	if e.deleted {
-		return []byte{deleted}
-	}
-	v := make([]byte, 1+len(e.value))
-	v[0] = live
-	copy(v[1:], e.value)
-	return v
 }
 
 // load lists the runs, once per transaction.
@@ -220,6 +233,37 @@ func (ix *Index) runBucket(i int) *bolt.Bucket {
 	return r.bucket
 }
 
+// runPacked returns run i's packed entries; false for a run written one
+// key per entry.
+func (ix *Index) runPacked(i int) (packed, bool, error) {
+	r := &ix.runs[i]
+	if r.kind == unread {
+		r.kind = keyedRun
+		if v := ix.runBucket(i).Get(packedName); v != nil {
+			p, ok := parsePacked(v)
+			if !ok {
+				return packed{}, false, fmt.Errorf("runindex: the packed entries of run %x are damaged", r.name)
+			}
+			r.packed, r.kind = p, packedRun
+		}
+	}
+	return r.packed, r.kind == packedRun, nil
+}
+
+// runGet returns key's entry in run i ('v' value or 't'), or nil. A run
+// whose entries are damaged holds nothing for it (merging it fails).
+func (ix *Index) runGet(i int, key []byte) []byte {
+	p, isPacked, err := ix.runPacked(i)
+	switch {
+	case err != nil:
+		return nil
+	case isPacked:
+		return p.get(key)
+	default:
+		return ix.runBucket(i).Get(key)
+	}
+}
+
 // runFilter returns run i's filter: kept with the run, in the Filters, or
 // read from the database.
 func (ix *Index) runFilter(i int) *filter {
@@ -240,34 +284,31 @@ func (ix *Index) runFilter(i int) *filter {
 
 func filterKey(name []byte) []byte { return append(slices.Clip(name), 'f') }
 
-// addRun writes pairs, sorted by key, as a new run newer than every other,
-// with its filter.
-func (ix *Index) addRun(pairs []pair) error {
+// addRun writes pk's entries as a new run newer than every other, with
+// its filter.
+func (ix *Index) addRun(pk *packer) error {
 	seq, err := ix.runsB.NextSequence()
 	if err != nil {
 		return err
 	}
+	size := uint64(pk.len())
 	name := binary.BigEndian.AppendUint64(nil, seq)
-	name = binary.BigEndian.AppendUint64(name, uint64(len(pairs)))
+	name = binary.BigEndian.AppendUint64(name, size)
 	name = binary.BigEndian.AppendUint64(name, rand.Uint64())
 	b, err := ix.runsB.CreateBucket(name)
 	if err != nil {
 		return err
 	}
-	// Keys go in in order: fill every page instead of splitting at half.
-	b.FillPercent = 1
-	f := newFilter(uint64(len(pairs)))
-	for _, p := range pairs {
-		if err := b.Put(p.k, p.v); err != nil {
-			return err
-		}
-		f.add(hashKey(p.k))
-	}
-	if err := b.Put(filterName, f.encode()); err != nil {
+	v := pk.finish()
+	p, _ := parsePacked(v) // just laid out
+	if err := b.Put(packedName, v); err != nil {
 		return err
 	}
-	ix.filters.put(name, f)
-	ix.runs = append(ix.runs, run{name: name, size: uint64(len(pairs)), bucket: b, filter: f})
+	if err := b.Put(filterName, pk.filter.encode()); err != nil {
+		return err
+	}
+	ix.filters.put(name, pk.filter)
+	ix.runs = append(ix.runs, run{name: name, size: size, bucket: b, filter: pk.filter, packed: p, kind: packedRun})
 	return nil
 }
 
@@ -313,44 +354,47 @@ func (ix *Index) compact() error {
 // older entry remains for it to hide.
 func (ix *Index) merge(lo int, size uint64) error {
 	src := ix.runs[lo:]
-	curs := make([]*bolt.Cursor, len(src))
-	keys := make([][]byte, len(src))
-	vals := make([][]byte, len(src))
+	its := make([]*runIter, len(src))
+	bytesHint := 0
 	for i := range src {
-		curs[i] = ix.runBucket(lo + i).Cursor()
-		keys[i], vals[i] = curs[i].Seek(firstKey)
+		its[i] = ix.iter(lo + i)
+		if its[i].err != nil {
+			return its[i].err
+		}
+		bytesHint += len(its[i].p.entries) // 0 for a run of one key per entry
 	}
 	oldest := lo == 0
-	// Gathered first (slices of the sources' pages, at most maxMerge of
-	// them) so that the new run is named with its true size.
-	out := make([]pair, 0, size)
+	pk := newPacker(size, bytesHint)
 	for {
 		best := -1
-		for i, k := range keys {
-			if k == nil {
+		for i, it := range its {
+			if it.key == nil {
 				continue
 			}
-			if best < 0 || bytes.Compare(k, keys[best]) <= 0 { // on a tie the newer run wins
+			if best < 0 || bytes.Compare(it.key, its[best].key) <= 0 { // on a tie the newer run wins
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		k, v := keys[best], vals[best]
+		k, v := its[best].key, its[best].val
 		if v[0] != deleted || !oldest || (!ix.baseEmpty && ix.b.Get(k) != nil) {
-			out = append(out, pair{k, v})
+			pk.add(k, v[0], v[1:])
 		}
-		for i := range keys {
-			if keys[i] != nil && bytes.Equal(keys[i], k) {
-				keys[i], vals[i] = curs[i].Next()
+		for _, it := range its {
+			if it.key != nil && bytes.Equal(it.key, k) {
+				it.next()
+				if it.err != nil {
+					return it.err
+				}
 			}
 		}
 	}
 	merged := slices.Clone(src)
 	ix.runs = ix.runs[:lo]
-	if len(out) > 0 { // else every entry was a deletion with nothing left to hide
-		if err := ix.addRun(out); err != nil {
+	if pk.len() > 0 { // else every entry was a deletion with nothing left to hide
+		if err := ix.addRun(pk); err != nil {
 			return err
 		}
 	}

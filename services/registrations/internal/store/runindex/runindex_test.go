@@ -120,20 +120,72 @@ func toLegacyLayout(t *testing.T, db *bolt.DB) {
 	}
 }
 
+// toKeyedRuns rewrites every packed run as runs were written before
+// packing: one key per entry.
+func toKeyedRuns(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	err := db.Update(func(tx *bolt.Tx) error {
+		ix := Open(tx.Bucket(indexName), nil)
+		ix.load()
+		for i := range ix.runs {
+			p, isPacked, err := ix.runPacked(i)
+			if err != nil {
+				return err
+			}
+			if !isPacked { // made keyed before, and not merged since
+				continue
+			}
+			b := ix.runBucket(i)
+			for j := range p.n {
+				k, v, ok := p.entry(j)
+				if !ok {
+					return fmt.Errorf("run %d entry %d damaged", i, j)
+				}
+				if err := b.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+					return err
+				}
+			}
+			if err := b.Delete(packedName); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runEntries is how many entries run i of ix holds.
+func runEntries(t *testing.T, ix *Index, i int) int {
+	t.Helper()
+	n := 0
+	for it := ix.iter(i); it.key != nil; it.next() {
+		n++
+	}
+	return n
+}
+
 // TestAgainstMap applies random puts, overwrites and deletes in
 // transactions of random size, with base pairs written before any run,
 // and a reopened database halfway, and compares the index with a map after
 // every transaction. Within a transaction, Get sees its own changes.
 //
 // With legacy, the runs move to the runs bucket of earlier versions after
-// 100 transactions, and the index must go on there.
+// 100 transactions, and the index must go on there. With keyed, the runs
+// become runs of one key per entry after 100 and after 300 transactions,
+// as written before packing, and are read and merged with packed ones.
 func TestAgainstMap(t *testing.T) {
 	for _, c := range []struct {
-		maxMerge uint64
-		legacy   bool
-	}{{defaultMaxMerge, false}, {40, false}, {defaultMaxMerge, true}, {40, true}} {
+		maxMerge      uint64
+		legacy, keyed bool
+	}{
+		{defaultMaxMerge, false, false}, {40, false, false},
+		{defaultMaxMerge, true, false}, {40, true, false},
+		{defaultMaxMerge, false, true}, {40, true, true},
+	} {
 		maxMerge := c.maxMerge
-		t.Run(fmt.Sprintf("maxMerge=%d/legacy=%v", maxMerge, c.legacy), func(t *testing.T) {
+		t.Run(fmt.Sprintf("maxMerge=%d/legacy=%v/keyed=%v", maxMerge, c.legacy, c.keyed), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
 			db := openDB(t, path)
 			const keySpace = 600
@@ -169,6 +221,9 @@ func TestAgainstMap(t *testing.T) {
 				}
 				if c.legacy && txn == 100 {
 					toLegacyLayout(t, db)
+				}
+				if c.keyed && (txn == 100 || txn == 300) && runCount(t, db) > 0 {
+					toKeyedRuns(t, db)
 				}
 				update(t, db, filters, maxMerge, func(ix *Index) {
 					for range rng.IntN(30) + 1 {
@@ -269,7 +324,7 @@ func TestDeletionsDropped(t *testing.T) {
 			ix := Open(tx.Bucket(indexName), nil)
 			ix.load()
 			for i := range ix.runs {
-				entries += ix.runBucket(i).Stats().KeyN - 1 // and its filter
+				entries += runEntries(t, ix, i)
 			}
 			runs = len(ix.runs)
 			return nil
