@@ -33,7 +33,7 @@
 // The runs sit in the index's own bucket rather than in a bucket of their
 // own below it, and each run keeps its filter: the index's bucket holds
 // only the runs' names, a page or so, which is all that a commit rewrites
-// of it besides the new run — where runs, filters (up to ~330 KB each) and
+// of it besides the new run — where runs, filters (up to ~520 KB each) and
 // a bucket level between cost a commit several pages per index. Indexes
 // written by earlier versions keep their runs in "\x00runs" and filters
 // next to them (<name> 'f'); they are read, and written to, as they are.
