@@ -71,7 +71,7 @@ func New(cfg Config, log *slog.Logger, v *validate.Validator) (*Server, error) {
 // NewOnListener builds the server on a listener the caller made (tests use
 // an in-memory bufconn listener); cfg.Addr is not used.
 func NewOnListener(lis net.Listener, cfg Config, log *slog.Logger, v *validate.Validator) *Server {
-	access := accessLog{log: log}
+	access := &accessLog{log: log}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return fmt.Errorf("panic: %v", p) // no kind: becomes INTERNAL without its text
