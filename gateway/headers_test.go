@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -28,8 +30,21 @@ func (s *seenMetadata) GetRegistration(ctx context.Context, req *registrationsv1
 	return &registrationsv1.Registration{Name: req.GetName()}, nil
 }
 
+// logLines is a log's output, a line at a time (slog writes each record
+// with one Write); lines beyond its room are dropped, never waited for.
+type logLines chan []byte
+
+func (l logLines) Write(p []byte) (int, error) {
+	select {
+	case l <- bytes.Clone(p):
+	default:
+	}
+	return len(p), nil
+}
+
 // TestForwardedHeaders: of a request's HTTP headers, only those that the
-// services read reach them as gRPC metadata.
+// services read reach them as gRPC metadata; the request's log line says
+// what it was and how it ended.
 func TestForwardedHeaders(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +61,8 @@ func TestForwardedHeaders(t *testing.T) {
 	opts.HTTPAddr, opts.MetricsAddr, opts.RateLimit = "127.0.0.1:0", "", 0
 	opts.EventsAddr = "127.0.0.1:1" // not called
 	opts.RegistrationsAddr = lis.Addr().String()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	lines := make(logLines, 100)
+	opts.Logger = slog.New(slog.NewJSONHandler(lines, nil))
 	g, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +112,34 @@ func TestForwardedHeaders(t *testing.T) {
 	for _, k := range []string{"cookie", "grpcgateway-cookie", "grpcgateway-user-agent", "grpcgateway-authorization", "role", "x-custom"} {
 		if got := md.Get(k); len(got) > 0 {
 			t.Errorf("metadata %s = %q reached the service", k, got)
+		}
+	}
+
+	var line map[string]any
+	for line["msg"] != "finished request" {
+		select {
+		case b := <-lines:
+			line = nil
+			if err := json.Unmarshal(b, &line); err != nil {
+				t.Fatalf("log line %s: %v", b, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no log line for the request")
+		}
+	}
+	for k, want := range map[string]any{
+		"level": "INFO", "method": "GET", "path": "/v1/events/e/registrations/r", "code": 200.0, "request_id": "rcm-42-forwarded",
+	} {
+		if line[k] != want {
+			t.Errorf("log line %s = %v, want %v (%v)", k, line[k], want, line)
+		}
+	}
+	if d, ok := line["duration_ms"].(float64); !ok || d <= 0 {
+		t.Errorf("log line duration_ms = %v, want a positive number", line["duration_ms"])
+	}
+	for _, k := range []string{"time", "trace_id", "remote"} {
+		if _, ok := line[k].(string); !ok {
+			t.Errorf("log line %s = %v, want a string", k, line[k])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"google.golang.org/protobuf/encoding/protojson"
 	"testing"
 
 	"google.golang.org/grpc/encoding"
@@ -47,6 +48,22 @@ func BenchmarkCreateCall(b *testing.B) {
 		for b.Loop() {
 			i++
 			workload.Registration("g", i, workload.Mode(i))
+		}
+	})
+	// The body of a create through the gateway, both ways.
+	reg := workload.Registration("h", 7, workload.Mode(7))
+	b.Run("GatewayBodyProtojson", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := protojson.Marshal(reg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GatewayBodyAppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			workload.AppendJSON(make([]byte, 0, 512), reg)
 		}
 	})
 }

@@ -938,10 +938,7 @@ func (h *harness) measureSystem(ctx context.Context) error {
 	confirmed := []byte(registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED.String())
 	createHTTPWith := func(full bool) func(context.Context, int, int64) error {
 		return func(ctx context.Context, _ int, i int64) error {
-			body, err := protojson.Marshal(workload.Registration("h", int(i), workload.Mode(int(i))))
-			if err != nil {
-				return err
-			}
+			body := workload.AppendJSON(make([]byte, 0, 512), workload.Registration("h", int(i), workload.Mode(int(i))))
 			u := h.httpURL + "/v1/events/" + eventGateway + "/registrations?requestId=" + workload.RequestID()
 			answer, err := h.doBody(ctx, http.MethodPost, u, body)
 			if err != nil {

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/ids"
@@ -78,5 +81,36 @@ func TestAddresses(t *testing.T) {
 				t.Fatalf("registration %d: phone %q, want %q", i, p.GetPhone(), want)
 			}
 		}
+	}
+}
+
+// TestAppendJSON: what AppendJSON writes is valid JSON that protojson reads
+// back as the same registration, for every shape of participant the
+// workload makes, and strings that need escaping come through unchanged.
+func TestAppendJSON(t *testing.T) {
+	check := func(reg *registrationsv1.Registration) {
+		t.Helper()
+		b := AppendJSON(nil, reg)
+		if !json.Valid(b) {
+			t.Fatalf("not JSON: %s", b)
+		}
+		var got registrationsv1.Registration
+		if err := protojson.Unmarshal(b, &got); err != nil {
+			t.Fatalf("protojson reads %s: %v", b, err)
+		}
+		if !proto.Equal(&got, reg) {
+			t.Fatalf("read back %v\nfrom %s\nwant %v", &got, b, reg)
+		}
+	}
+	for i := range 20000 {
+		check(Registration("h", i, Mode(i)))
+		check(Registration("h", i, 0))
+	}
+	odd := Registration("h", 1, Mode(1))
+	odd.Participant.GivenName = "Zoë \"Zo\" O'Neil\\\t\x01\u2028 Ünïcødé 日本"
+	odd.AccessibilityNeeds = "line one\nline two"
+	check(odd)
+	if got := string(appendString(nil, "a\xffb")); got != "\"a\uFFFDb\"" {
+		t.Errorf("invalid UTF-8 written as %q", got)
 	}
 }
