@@ -20,6 +20,7 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
 	"convene.dev/platform/boltdb"
+	"convene.dev/platform/cputime"
 	"convene.dev/platform/grpcserver"
 	"convene.dev/platform/logs"
 	"convene.dev/platform/telemetry"
@@ -83,7 +84,8 @@ func benchRequestID(i int64) string { return fmt.Sprintf("00000000-0000-4000-800
 // binary (metrics, request id, logging as JSON, errors, deadline, auth,
 // validation, recovery), durable (the store's file on disk, fsync on), from
 // 64 callers; next to it the health Check through the same chain, the
-// empty call that `make bench` compares with.
+// empty call that `make bench` compares with. cpu-ns/op (client and server,
+// both in this process) is what decides their rates on two cores.
 func BenchmarkCreateRegistrationGRPC(b *testing.B) {
 	conn := benchServeRegistrations(b)
 	regs := registrationsv1.NewRegistrationServiceClient(conn)
@@ -108,6 +110,7 @@ func BenchmarkCreateRegistrationGRPC(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetParallelism(32) // 64 callers on 2 cores
 			b.ReportAllocs()
+			cpu := cputime.Start(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := c.call(context.Background()); err != nil {
@@ -116,6 +119,7 @@ func BenchmarkCreateRegistrationGRPC(b *testing.B) {
 					}
 				}
 			})
+			cpu.Report(b)
 		})
 	}
 }

@@ -136,13 +136,20 @@ func (f *fakeEvents) put(ev *eventsv1.Event) {
 // setPolicy changes an event's registration policy, as an organiser's
 // UpdateEvent would.
 func (f *fakeEvents) setPolicy(name string, change func(p *eventsv1.RegistrationPolicy)) {
+	f.change(name, func(ev *eventsv1.Event) {
+		if ev.RegistrationPolicy == nil {
+			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
+		}
+		change(ev.RegistrationPolicy)
+	})
+}
+
+// change changes an event, as an organiser's UpdateEvent would.
+func (f *fakeEvents) change(name string, change func(ev *eventsv1.Event)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ev := f.events[name]
-	if ev.RegistrationPolicy == nil {
-		ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
-	}
-	change(ev.RegistrationPolicy)
+	change(ev)
 	// As the events service does on every change (the registrations
 	// service tells its saved copy is current by these).
 	ev.Revision++
@@ -255,16 +262,25 @@ func newEnv(t testing.TB) *env {
 // yet: that waits for the next change of a registration.)
 func (e *env) setPolicy(t tb, name string, change func(p *eventsv1.RegistrationPolicy)) {
 	t.Helper()
-	e.events.setPolicy(name, change)
+	e.setEvent(t, name, func(ev *eventsv1.Event) {
+		if ev.RegistrationPolicy == nil {
+			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
+		}
+		change(ev.RegistrationPolicy)
+	})
+}
+
+// setEvent changes an event in the events service and in the copy that
+// the registrations service keeps, as the events feed would bring it.
+func (e *env) setEvent(t tb, name string, change func(ev *eventsv1.Event)) {
+	t.Helper()
+	e.events.change(name, change)
 	err := e.store.Update(ctx, strings.TrimPrefix(name, "events/"), func(tx store.Tx) error {
 		ev := tx.Event()
 		if ev == nil {
 			return nil // no copy yet: the service asks the events service
 		}
-		if ev.RegistrationPolicy == nil {
-			ev.RegistrationPolicy = &eventsv1.RegistrationPolicy{}
-		}
-		change(ev.RegistrationPolicy)
+		change(ev)
 		e.events.mu.Lock()
 		ev.Revision, ev.Etag = e.events.events[name].GetRevision(), e.events.events[name].GetEtag()
 		e.events.mu.Unlock()
@@ -1531,6 +1547,39 @@ func TestPolicyChangePromotesAtNextChange(t *testing.T) {
 	e.cancel(t, names[4])
 	e.assertStates(t, "waiting list off, a seat freed", names, "XXXXXCC")
 	assertCountsMatch(t, e, "small-waitlist")
+}
+
+// TestCreateRetryKeepsTheModeAsked: a retry is compared with what it asks,
+// not with what the service made of it. One that leaves the attendance
+// mode to the event gets the first registration even after the event went
+// from hybrid to virtual; one that asks for another mode than the first got
+// is REQUEST_ID_REUSED.
+func TestCreateRetryKeepsTheModeAsked(t *testing.T) {
+	e := newEnv(t)
+	req := &registrationsv1.CreateRegistrationRequest{Parent: "events/hybrid", Registration: participant("ana@example.org"),
+		RequestId: "0b6e2f8c-2f6a-4d8e-9a51-6f2d8b1c3e51"}
+	first, err := e.client.CreateRegistration(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.GetAttendanceMode() != inPerson {
+		t.Fatalf("attendance mode %v, want %v", first.GetAttendanceMode(), inPerson)
+	}
+	e.setEvent(t, "events/hybrid", func(ev *eventsv1.Event) { ev.AttendanceMode = virtual })
+	again, err := e.client.CreateRegistration(ctx, req)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if first = withoutSecret(t, first); !proto.Equal(again, first) {
+		t.Errorf("retry returned %v, want %v", again, first)
+	}
+	other := proto.CloneOf(req)
+	other.Registration.AttendanceMode = virtual
+	_, err = e.client.CreateRegistration(ctx, other)
+	assertStatus(t, err, codes.AlreadyExists, "REQUEST_ID_REUSED")
+	if n := e.stored(t, "events/hybrid"); n != 1 {
+		t.Errorf("%d registrations stored, want 1", n)
+	}
 }
 
 func TestCreateRequestIDRetryWithoutEvent(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/boltdb"
+	"convene.dev/platform/cputime"
 	"convene.dev/platform/etag"
 	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/policy"
@@ -154,7 +154,7 @@ func BenchmarkCreate(b *testing.B) {
 			var seq atomic.Int64
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // 64 callers in all
 			b.ResetTimer()
-			cpu := cpuTime(b)
+			cpu := cputime.Start(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := int(seq.Add(1))
@@ -164,34 +164,9 @@ func BenchmarkCreate(b *testing.B) {
 					}
 				}
 			})
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
-}
-
-// cpuClock is the process's CPU time (user and system, every thread) when
-// a measurement began: the figure that decides how many creates two cores
-// make, where ns/op of the parallel runs is mostly waiting for the disk.
-type cpuClock struct{ start time.Duration }
-
-func cpuTime(b *testing.B) cpuClock {
-	b.Helper()
-	return cpuClock{processCPU(b)}
-}
-
-// report adds the CPU time per operation since cpuTime, as cpu-ns/op.
-func (c cpuClock) report(b *testing.B) {
-	b.Helper()
-	b.ReportMetric(float64(processCPU(b)-c.start)/float64(b.N), "cpu-ns/op")
-}
-
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkInsertInTx is the work of one registration inside a transaction
