@@ -74,37 +74,49 @@ func TestPacked(t *testing.T) {
 	}
 }
 
-// TestDamagedRunStopsMerge: a merge that meets a damaged packed run fails
-// (and its transaction with it) rather than drop the run's keys; a lookup
+// TestDamagedRunStopsMerge: a merge that meets a damaged packed run — an
+// entry that runs past the value, or a count that the value cannot hold —
+// fails (and its transaction with it) rather than drop the run's keys,
+// also when a lookup in the same transaction met the run first; a lookup
 // in it finds nothing.
 func TestDamagedRunStopsMerge(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
-	defer db.Close()
-	for i := range fanIn - 1 {
-		update(t, db, nil, 0, func(ix *Index) { ix.Put([]byte(key(i)), []byte("x")) })
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		ix := Open(tx.Bucket(indexName), nil)
-		ix.load()
-		return ix.runBucket(0).Put(packedName, []byte("\x05a\x00\x00\x00\x00\x01\x00\x00\x00"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.View(func(tx *bolt.Tx) error {
-		if got := Open(tx.Bucket(indexName), nil).Get([]byte(key(0))); got != nil {
-			t.Errorf("Get in the damaged run = %q, want nil", got)
-		}
-		return nil
-	})
-	err := db.Update(func(tx *bolt.Tx) error {
-		ix := Open(tx.Bucket(indexName), nil)
-		ix.Put([]byte(key(100)), []byte("y")) // the fanIn-th run: a merge
-		return ix.Flush()
-	})
-	if err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Fatalf("Flush over a damaged run = %v, want an error naming it damaged", err)
-	}
-	if n := runCount(t, db); n != fanIn-1 {
-		t.Errorf("%d runs after the failed merge, want %d", n, fanIn-1)
+	for name, damaged := range map[string]string{
+		"entry": "\x05a" + "\x00\x00\x00\x00" + "\x01\x00\x00\x00",
+		"count": "\x05a" + "\xff\xff\xff\xff",
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
+			defer db.Close()
+			for i := range fanIn - 1 {
+				update(t, db, nil, 0, func(ix *Index) { ix.Put([]byte(key(i)), []byte("x")) })
+			}
+			if err := db.Update(func(tx *bolt.Tx) error {
+				ix := Open(tx.Bucket(indexName), nil)
+				ix.load()
+				return ix.runBucket(0).Put(packedName, []byte(damaged))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_ = db.View(func(tx *bolt.Tx) error {
+				if got := Open(tx.Bucket(indexName), nil).Get([]byte(key(0))); got != nil {
+					t.Errorf("Get in the damaged run = %q, want nil", got)
+				}
+				return nil
+			})
+			err := db.Update(func(tx *bolt.Tx) error {
+				ix := Open(tx.Bucket(indexName), nil)
+				if got := ix.Get([]byte(key(0))); got != nil {
+					t.Errorf("Get in the damaged run, in the merging transaction = %q, want nil", got)
+				}
+				ix.Put([]byte(key(100)), []byte("y")) // the fanIn-th run: a merge
+				return ix.Flush()
+			})
+			if err == nil || !strings.Contains(err.Error(), "damaged") {
+				t.Fatalf("Flush over a damaged run = %v, want an error naming it damaged", err)
+			}
+			if n := runCount(t, db); n != fanIn-1 {
+				t.Errorf("%d runs after the failed merge, want %d", n, fanIn-1)
+			}
+		})
 	}
 }

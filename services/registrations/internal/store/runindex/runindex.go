@@ -104,9 +104,10 @@ type run struct {
 type runKind uint8
 
 const (
-	unread    runKind = iota
-	packedRun         // its entries in one value (packed.go)
-	keyedRun          // one key per entry, as written before packing
+	unread     runKind = iota
+	packedRun          // its entries in one value (packed.go)
+	keyedRun           // one key per entry, as written before packing
+	damagedRun         // a packed value that does not parse
 )
 
 // nameLen is the length of a run's name; its filter's key is one longer.
@@ -240,12 +241,14 @@ func (ix *Index) runPacked(i int) (packed, bool, error) {
 	if r.kind == unread {
 		r.kind = keyedRun
 		if v := ix.runBucket(i).Get(packedName); v != nil {
-			p, ok := parsePacked(v)
-			if !ok {
-				return packed{}, false, fmt.Errorf("runindex: the packed entries of run %x are damaged", r.name)
+			r.kind = damagedRun
+			if p, ok := parsePacked(v); ok {
+				r.packed, r.kind = p, packedRun
 			}
-			r.packed, r.kind = p, packedRun
 		}
+	}
+	if r.kind == damagedRun { // every time: a merge must not take it for a run without entries
+		return packed{}, false, fmt.Errorf("runindex: the packed entries of run %x are damaged", r.name)
 	}
 	return r.packed, r.kind == packedRun, nil
 }
