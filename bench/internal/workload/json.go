@@ -1,7 +1,10 @@
 package workload
 
 import (
+	"strconv"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 )
@@ -10,43 +13,55 @@ import (
 // in lowerCamelCase, enums by name), writing only the fields that
 // Registration sets. protojson took the load generator ~7 µs of CPU a
 // gateway create in `make bench` (2.75 µs alone, BenchmarkCreateCall),
-// on the cores that the servers it measures share; this takes 0.55 µs.
+// on the cores that the servers it measures share; this takes ~0.6 µs.
 // TestAppendJSON reads what it writes back with protojson.
 func AppendJSON(b []byte, reg *registrationsv1.Registration) []byte {
-	p := reg.GetParticipant()
-	b = append(b, `{"participant":{`...)
+	b = append(b, '{')
 	comma := false
-	field := func(name, v string) {
-		if v == "" {
-			return
-		}
+	key := func(name string) {
 		if comma {
 			b = append(b, ',')
 		}
 		comma = true
-		b = appendString(append(appendString(b, name), ':'), v)
+		b = append(appendString(b, name), ':')
 	}
-	field("givenName", p.GetGivenName())
-	field("familyName", p.GetFamilyName())
-	field("email", p.GetEmail())
-	field("phone", p.GetPhone())
-	field("organization", p.GetOrganization())
-	field("jobTitle", p.GetJobTitle())
-	field("countryCode", p.GetCountryCode())
-	if p.GetGender() != 0 {
-		field("gender", p.GetGender().String())
+	field := func(name, v string) {
+		if v != "" {
+			key(name)
+			b = appendString(b, v)
+		}
 	}
-	field("preferredLanguage", p.GetPreferredLanguage())
-	b = append(b, '}')
-	comma = true
-	if reg.GetCategory() != 0 {
-		field("category", reg.GetCategory().String())
+	enum := func(name string, e protoreflect.Enum) {
+		n := e.Number()
+		if n == 0 {
+			return
+		}
+		key(name)
+		if v := e.Descriptor().Values().ByNumber(n); v != nil {
+			b = appendString(b, string(v.Name()))
+		} else { // a number the proto does not name: as protojson writes it
+			b = strconv.AppendInt(b, int64(n), 10)
+		}
 	}
-	if reg.GetAttendanceMode() != 0 {
-		field("attendanceMode", reg.GetAttendanceMode().String())
+	if p := reg.GetParticipant(); p != nil {
+		key("participant")
+		b, comma = append(b, '{'), false
+		field("givenName", p.GetGivenName())
+		field("familyName", p.GetFamilyName())
+		field("email", p.GetEmail())
+		field("phone", p.GetPhone())
+		field("organization", p.GetOrganization())
+		field("jobTitle", p.GetJobTitle())
+		field("countryCode", p.GetCountryCode())
+		enum("gender", p.GetGender())
+		field("preferredLanguage", p.GetPreferredLanguage())
+		b, comma = append(b, '}'), true
 	}
+	enum("category", reg.GetCategory())
+	enum("attendanceMode", reg.GetAttendanceMode())
 	if reg.GetNeedsVisaLetter() {
-		b = append(b, `,"needsVisaLetter":true`...)
+		key("needsVisaLetter")
+		b = append(b, "true"...)
 	}
 	field("accessibilityNeeds", reg.GetAccessibilityNeeds())
 	return append(b, '}')

@@ -110,6 +110,10 @@ func TestAppendJSON(t *testing.T) {
 	odd.Participant.GivenName = "Zoë \"Zo\" O'Neil\\\t\x01\u2028 Ünïcødé 日本"
 	odd.AccessibilityNeeds = "line one\nline two"
 	check(odd)
+	odd.Participant.Gender = 9 // a number the proto does not name
+	check(odd)
+	check(&registrationsv1.Registration{Category: 2}) // no participant
+	check(&registrationsv1.Registration{})
 	if got := string(appendString(nil, "a\xffb")); got != "\"a\uFFFDb\"" {
 		t.Errorf("invalid UTF-8 written as %q", got)
 	}

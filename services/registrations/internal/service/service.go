@@ -109,8 +109,9 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	eventID := strings.TrimPrefix(req.GetParent(), "events/")
 	// The request was decoded for this call alone: its registration is
 	// filled in and stored as it is, not copied first (a reflective deep
-	// copy, ~1 µs). Of what a retry is compared with (retried), only the
-	// attendance mode changes before the comparison: it is kept as sent.
+	// copy, ~1 µs). Of what a retry is compared with (retried), two fields
+	// change before the comparison: the attendance mode, kept as sent, and
+	// the e-mail address, trimmed, which retried trims too.
 	reg := req.GetRegistration()
 	sentMode := reg.GetAttendanceMode()
 	if err := checkParticipant(reg); err != nil {

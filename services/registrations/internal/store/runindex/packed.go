@@ -150,18 +150,28 @@ func (ix *Index) iter(i int) *runIter {
 		it.load()
 	} else {
 		it.c = ix.runBucket(i).Cursor()
-		it.key, it.val = it.c.Seek(firstKey)
+		it.keyed(it.c.Seek(firstKey))
 	}
 	return it
 }
 
 func (it *runIter) next() {
 	if it.c != nil {
-		it.key, it.val = it.c.Next()
+		it.keyed(it.c.Next())
 		return
 	}
 	it.i++
 	it.load()
+}
+
+// keyed takes the cursor's entry of a run written one key per entry; one
+// without its 'v' or 't' is damage, as in a packed run.
+func (it *runIter) keyed(k, v []byte) {
+	it.key, it.val = k, v
+	if k != nil && len(v) == 0 {
+		it.key, it.val = nil, nil
+		it.err = fmt.Errorf("runindex: entry %q of a run is damaged", k)
+	}
 }
 
 func (it *runIter) load() {

@@ -74,15 +74,22 @@ func TestPacked(t *testing.T) {
 	}
 }
 
-// TestDamagedRunStopsMerge: a merge that meets a damaged packed run — an
-// entry that runs past the value, or a count that the value cannot hold —
-// fails (and its transaction with it) rather than drop the run's keys,
-// also when a lookup in the same transaction met the run first; a lookup
-// in it finds nothing.
+// TestDamagedRunStopsMerge: a merge that meets a damaged run — a packed
+// entry that runs past its value, a count that the value cannot hold, an
+// entry of a run of one key per entry without its 'v' or 't' — fails (and
+// its transaction with it) rather than drop the run's keys or panic, also
+// when a lookup in the same transaction met the run first; a lookup in it
+// finds nothing.
 func TestDamagedRunStopsMerge(t *testing.T) {
-	for name, damaged := range map[string]string{
-		"entry": "\x05a" + "\x00\x00\x00\x00" + "\x01\x00\x00\x00",
-		"count": "\x05a" + "\xff\xff\xff\xff",
+	for name, damage := range map[string]func(t *testing.T, db *bolt.DB) (key, value []byte){
+		"entry": func(*testing.T, *bolt.DB) ([]byte, []byte) {
+			return packedName, []byte("\x05a" + "\x00\x00\x00\x00" + "\x01\x00\x00\x00")
+		},
+		"count": func(*testing.T, *bolt.DB) ([]byte, []byte) { return packedName, []byte("\x05a" + "\xff\xff\xff\xff") },
+		"keyed": func(t *testing.T, db *bolt.DB) ([]byte, []byte) {
+			toKeyedRuns(t, db)
+			return []byte(key(0)), []byte{}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			db := openDB(t, filepath.Join(t.TempDir(), "index.db"))
@@ -90,10 +97,11 @@ func TestDamagedRunStopsMerge(t *testing.T) {
 			for i := range fanIn - 1 {
 				update(t, db, nil, 0, func(ix *Index) { ix.Put([]byte(key(i)), []byte("x")) })
 			}
+			k, v := damage(t, db)
 			if err := db.Update(func(tx *bolt.Tx) error {
 				ix := Open(tx.Bucket(indexName), nil)
 				ix.load()
-				return ix.runBucket(0).Put(packedName, []byte(damaged))
+				return ix.runBucket(0).Put(k, v)
 			}); err != nil {
 				t.Fatal(err)
 			}

@@ -121,7 +121,7 @@ func toLegacyLayout(t *testing.T, db *bolt.DB) {
 }
 
 // toKeyedRuns rewrites every packed run as runs were written before
-// packing: one key per entry.
+// packing: one key per entry, and a filter of 10 bits a key.
 func toKeyedRuns(t *testing.T, db *bolt.DB) {
 	t.Helper()
 	err := db.Update(func(tx *bolt.Tx) error {
@@ -136,6 +136,7 @@ func toKeyedRuns(t *testing.T, db *bolt.DB) {
 				continue
 			}
 			b := ix.runBucket(i)
+			f := &filter{bits: make([]uint64, max((uint64(p.n)*10+63)/64, 1))}
 			for j := range p.n {
 				k, v, ok := p.entry(j)
 				if !ok {
@@ -144,8 +145,12 @@ func toKeyedRuns(t *testing.T, db *bolt.DB) {
 				if err := b.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
 					return err
 				}
+				f.add(hashKey(k))
 			}
 			if err := b.Delete(packedName); err != nil {
+				return err
+			}
+			if err := b.Put(filterName, f.encode()); err != nil {
 				return err
 			}
 		}
@@ -224,6 +229,7 @@ func TestAgainstMap(t *testing.T) {
 				}
 				if c.keyed && (txn == 100 || txn == 300) && runCount(t, db) > 0 {
 					toKeyedRuns(t, db)
+					filters = NewFilters() // a new process, which reads the runs' filters as written
 				}
 				update(t, db, filters, maxMerge, func(ix *Index) {
 					for range rng.IntN(30) + 1 {
