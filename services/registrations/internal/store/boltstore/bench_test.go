@@ -13,7 +13,6 @@ import (
 
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
-	"convene.dev/platform/boltdb"
 	"convene.dev/platform/cputime"
 	"convene.dev/platform/etag"
 	"convene.dev/platform/ids"
@@ -95,11 +94,7 @@ func benchCreateFn(ev *eventsv1.Event, reg *registrationsv1.Registration) func(s
 
 func benchOpen(b *testing.B) *boltstore.Store {
 	b.Helper()
-	db, err := boltdb.Open(filepath.Join(b.TempDir(), "registrations.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := boltstore.New(db)
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "registrations.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

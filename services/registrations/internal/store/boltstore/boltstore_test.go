@@ -45,13 +45,8 @@ var ctx = context.Background()
 // unless it closes it itself.
 func open(t *testing.T, path string) *boltstore.Store {
 	t.Helper()
-	db, err := boltdb.Open(path)
+	s, err := boltstore.Open(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := boltstore.New(db)
-	if err != nil {
-		db.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() }) // closing twice is harmless in bbolt
