@@ -3,9 +3,11 @@ package grpcserver
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,6 +32,34 @@ type accessLog struct {
 	// µs). A method's kind never changes, and gRPC runs interceptors only
 	// for the methods registered, so it stays small.
 	methods sync.Map // fullMethod → *slog.Logger
+	// peers holds the text of recent callers' addresses (peerAddress).
+	peers [64]atomic.Pointer[peerText]
+}
+
+// peerText is a caller's address and its text.
+type peerText struct {
+	addr *net.TCPAddr
+	text string
+}
+
+// peerAddress returns addr as text. gRPC gives every call on a connection
+// the connection's own *net.TCPAddr, and formatting it was the line's
+// dearest part (~1 µs in the running service, as much as the JSON), so the
+// text is kept per address value, in a slot chosen by the port; a slot
+// holds the last connection that used it. Holding the address keeps it
+// from being reused for another while its text is kept.
+func (a *accessLog) peerAddress(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	slot := &a.peers[uint(tcp.Port)%uint(len(a.peers))]
+	if p := slot.Load(); p != nil && p.addr == tcp {
+		return p.text
+	}
+	text := tcp.String()
+	slot.Store(&peerText{addr: tcp, text: text})
+	return text
 }
 
 // healthPrefix begins the full method names of the health service.
@@ -93,7 +123,7 @@ func (a *accessLog) write(ctx context.Context, fullMethod, kind string, start ti
 		attrs = append(attrs, slog.String("trace_id", id))
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		attrs = append(attrs, slog.String("peer.address", p.Addr.String()))
+		attrs = append(attrs, slog.String("peer.address", a.peerAddress(p.Addr)))
 	}
 	if d, ok := ctx.Deadline(); ok {
 		attrs = append(attrs, slog.String("grpc.request.deadline", d.Format(time.RFC3339)))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,5 +121,39 @@ func TestAccessLog(t *testing.T) {
 	}
 	if errText, _ := lines[1]["grpc.error"].(string); errText == "" || strings.Contains(errText, "secret detail") {
 		t.Errorf("the panic's line: grpc.error = %q, want the error sent without the panic's details", errText)
+	}
+}
+
+// TestPeerAddress: each caller's address reads as its own text, from many
+// goroutines at once, when connections share a slot of the kept texts (the
+// same port modulo 64, or the same port on other hosts) and when the
+// address is not TCP.
+func TestPeerAddress(t *testing.T) {
+	a := &accessLog{}
+	addrs := []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001},
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001 + 64},
+		&net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 40001},
+		&net.TCPAddr{IP: net.ParseIP("::1"), Port: 40002},
+		&net.UnixAddr{Name: "/run/convene.sock", Net: "unix"},
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				addr := addrs[(g+i)%len(addrs)]
+				if got, want := a.peerAddress(addr), addr.String(); got != want {
+					t.Errorf("peerAddress(%v) = %q, want %q", addr, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// A new address value with the text of one kept is still formatted: the
+	// text is kept for the value, and is the same.
+	again := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001}
+	if got := a.peerAddress(again); got != "127.0.0.1:40001" {
+		t.Errorf("peerAddress(%v) = %q", again, got)
 	}
 }
