@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/cespare/xxhash/v2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -117,7 +118,7 @@ func (p *packer) add(key []byte, tag byte, value []byte) {
 	p.buf = binary.AppendUvarint(p.buf, uint64(1+len(value)))
 	p.buf = append(p.buf, tag)
 	p.buf = append(p.buf, value...)
-	p.filter.add(hashKey(key))
+	p.filter.add(xxhash.Sum64(key))
 }
 
 func (p *packer) len() int { return len(p.offsets) }

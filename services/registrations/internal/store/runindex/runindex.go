@@ -137,9 +137,9 @@ func (ix *Index) Get(key []byte) []byte {
 		return nil
 	}
 	ix.load()
-	h := hashKey(key)
+	p := newProbe(key)
 	for i := len(ix.runs) - 1; i >= 0; i-- {
-		if f := ix.runFilter(i); f != nil && !f.mayContain(h) {
+		if f := ix.runFilter(i); f != nil && !f.mayContain(&p) {
 			continue
 		}
 		if v := ix.runGet(i, key); len(v) > 0 {

@@ -145,7 +145,7 @@ func toKeyedRuns(t *testing.T, db *bolt.DB) {
 				if err := b.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
 					return err
 				}
-				f.add(hashKey(k))
+				f.addClassic(hashKey(k))
 			}
 			if err := b.Delete(packedName); err != nil {
 				return err
