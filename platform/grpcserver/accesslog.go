@@ -34,6 +34,30 @@ type accessLog struct {
 	methods sync.Map // fullMethod → *slog.Logger
 	// peers holds the text of recent callers' addresses (peerAddress).
 	peers [64]atomic.Pointer[peerText]
+	// starts and deadlines hold the text of the last second each was
+	// written for (secondText).
+	starts, deadlines atomic.Pointer[timeText]
+}
+
+// timeText is a time's RFC 3339 text, which names whole seconds.
+type timeText struct {
+	sec  int64
+	loc  *time.Location
+	text string
+}
+
+// secondText returns t in RFC 3339, from last when t falls in the second
+// (and zone) it holds, else formatted and kept there: the text changes once
+// a second, and formatting it for every line was ~0.4 µs and an allocation
+// each (the start and the deadline).
+func secondText(last *atomic.Pointer[timeText], t time.Time) string {
+	sec, loc := t.Unix(), t.Location()
+	if p := last.Load(); p != nil && p.sec == sec && p.loc == loc {
+		return p.text
+	}
+	text := t.Format(time.RFC3339)
+	last.Store(&timeText{sec: sec, loc: loc, text: text})
+	return text
 }
 
 // peerText is a caller's address and its text.
@@ -126,10 +150,10 @@ func (a *accessLog) write(ctx context.Context, fullMethod, kind string, start ti
 		attrs = append(attrs, slog.String("peer.address", a.peerAddress(p.Addr)))
 	}
 	if d, ok := ctx.Deadline(); ok {
-		attrs = append(attrs, slog.String("grpc.request.deadline", d.Format(time.RFC3339)))
+		attrs = append(attrs, slog.String("grpc.request.deadline", secondText(&a.deadlines, d)))
 	}
 	attrs = append(attrs,
-		slog.String("grpc.start_time", start.Format(time.RFC3339)),
+		slog.String("grpc.start_time", secondText(&a.starts, start)),
 		slog.String("grpc.code", code.String()),
 		slog.String("grpc.time_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', -1, 64)))
 	if err != nil {

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -156,4 +158,29 @@ func TestPeerAddress(t *testing.T) {
 	if got := a.peerAddress(again); got != "127.0.0.1:40001" {
 		t.Errorf("peerAddress(%v) = %q", again, got)
 	}
+}
+
+// TestSecondText: a time's text is kept for the second and zone it names,
+// never given for another, from many goroutines at once.
+func TestSecondText(t *testing.T) {
+	var last atomic.Pointer[timeText]
+	base := time.Date(2026, 11, 27, 10, 59, 58, 0, time.UTC)
+	mexico := time.FixedZone("CST", -6*3600)
+	times := []time.Time{
+		base, base.Add(400 * time.Millisecond), base.Add(time.Second), base.Add(1999 * time.Millisecond),
+		base.In(mexico), base.Add(time.Second).In(mexico), base.Add(-time.Second), base.Add(time.Hour),
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 4000 {
+				tm := times[(g*3+i)%len(times)]
+				if got, want := secondText(&last, tm), tm.Format(time.RFC3339); got != want {
+					t.Errorf("secondText(%v) = %q, want %q", tm, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
