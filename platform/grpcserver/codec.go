@@ -6,7 +6,6 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // codec is gRPC's protobuf codec, except for answers that a handler encoded
@@ -28,7 +27,7 @@ func (c codec) Name() string { return c.proto.Name() }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if m, ok := v.(proto.Message); ok {
-		if b := preEncoded(m.ProtoReflect()); b != nil {
+		if b := preEncoded(m); b != nil {
 			return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 		}
 	}
@@ -41,18 +40,13 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.proto.Unmarshal(data, v) }
 
-// preEncoded returns m's unknown fields if m has nothing else.
-func preEncoded(m protoreflect.Message) []byte {
-	b := m.GetUnknown()
-	if len(b) == 0 {
-		return nil
-	}
-	known := false
-	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
-		known = true
-		return false
-	})
-	if known {
+// preEncoded returns m's unknown fields if m has nothing else: when its
+// encoding is exactly as long as they are. (proto.Size reads the fields
+// through the message's generated layout; ranging over them by reflection
+// cost ~0.6 µs an answer in the running service.)
+func preEncoded(m proto.Message) []byte {
+	b := m.ProtoReflect().GetUnknown()
+	if len(b) == 0 || proto.Size(m) != len(b) {
 		return nil
 	}
 	return b

@@ -142,7 +142,7 @@ func run(args []string) error {
 		return err
 	}
 	svc := service.New(st, eventsclient.New(conn), time.Now)
-	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), svc)
+	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), svc.GRPC())
 
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	feedDone := make(chan struct{})

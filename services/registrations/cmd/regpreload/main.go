@@ -131,7 +131,8 @@ func insert(tx store.Tx, ev *eventsv1.Event, tag string, i int) error {
 	reg.Name = name
 	reg.Etag = etag.Of(reg)
 	secret := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(tag), uint64(i)))
-	return tx.Insert(reg, auth.HashToken(hex.EncodeToString(secret[:16])))
+	_, err = tx.Insert(reg, auth.HashToken(hex.EncodeToString(secret[:16])))
+	return err
 }
 
 var (

@@ -318,7 +318,7 @@ func seed(t *testing.T, specs []spec) (*boltstore.Store, []string) {
 			if sp.state == waitlisted {
 				r.StateReason = "EVENT_FULL"
 			}
-			if err := tx.Insert(r, ""); err != nil {
+			if _, err := tx.Insert(r, ""); err != nil {
 				return err
 			}
 			names = append(names, name)

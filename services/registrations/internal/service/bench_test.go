@@ -202,7 +202,7 @@ func benchServe(b *testing.B, ev *eventsv1.Event) *grpc.ClientConn {
 	cfg.Metrics = telemetry.NewMetrics()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpcserver.NewOnListener(lis, cfg, log, v)
-	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, benchEvents{ev}, time.Now))
+	registrationsv1.RegisterRegistrationServiceServer(srv.GRPC(), service.New(st, benchEvents{ev}, time.Now).GRPC())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Run(ctx) }()

@@ -116,7 +116,7 @@ func TestExport(t *testing.T) {
 			r := as(participant(fmt.Sprintf("bulk%d@example.org", i)), []string{"MX", "GT", "HN"}[i%3], delegate, inPerson)
 			r.Name, r.State = name, confirmed
 			r.CreateTime, r.UpdateTime = timestamppb.New(t0), timestamppb.New(t0)
-			if err := tx.Insert(r, ""); err != nil {
+			if _, err := tx.Insert(r, ""); err != nil {
 				return err
 			}
 		}
@@ -226,7 +226,7 @@ func TestExportChunkBoundary(t *testing.T) {
 				}
 				r := participant(name[len(name)-16:] + "@example.org")
 				r.Name, r.State, r.AttendanceMode = name, confirmed, eventsv1.AttendanceMode_ATTENDANCE_MODE_IN_PERSON
-				if err := tx.Insert(r, ""); err != nil {
+				if _, err := tx.Insert(r, ""); err != nil {
 					return err
 				}
 			}

@@ -106,6 +106,15 @@ func (s *Service) touch(reg *registrationsv1.Registration) {
 
 // CreateRegistration implements RegistrationServiceServer.
 func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.CreateRegistrationRequest) (*registrationsv1.Registration, error) {
+	reg, _, err := s.createRegistration(ctx, req)
+	return reg, err
+}
+
+// createRegistration is CreateRegistration, and, when the call made the
+// registration, its record as the store encoded it (store.Tx.Insert): the
+// answer is that, and the manage secret and meeting URL, which the store
+// does not keep (see wire).
+func (s *Service) createRegistration(ctx context.Context, req *registrationsv1.CreateRegistrationRequest) (*registrationsv1.Registration, []byte, error) {
 	eventID := strings.TrimPrefix(req.GetParent(), "events/")
 	// The request was decoded for this call alone: its registration is
 	// filled in and stored as it is, not copied first (a reflective deep
@@ -115,7 +124,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 	reg := req.GetRegistration()
 	sentMode := reg.GetAttendanceMode()
 	if err := checkParticipant(reg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.now()
 	ev, fresh, err := s.admissible(ctx, eventID, reg, now)
@@ -127,13 +136,14 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 		if rid := req.GetRequestId(); rid != "" {
 			prev, perr := s.store.Request(ctx, rid)
 			if perr == nil {
-				return s.retried(ctx, req, sentMode, prev)
+				reg, err := s.retried(ctx, req, sentMode, prev)
+				return reg, nil, err
 			}
 			if !errors.Is(perr, errdefs.ErrNotFound) {
-				return nil, perr
+				return nil, nil, perr
 			}
 		}
-		return nil, err
+		return nil, nil, err
 	}
 
 	// Only the server sets these.
@@ -145,6 +155,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 
 	secret := newSecret() // returned once; only its hash is kept
 	secretHash := auth.HashToken(secret)
+	var record []byte // the stored registration's, once made
 	create := func(ev *eventsv1.Event, fresh bool) (*registrationsv1.Registration, error) {
 		// The store's own copy goes back as it is (SetEvent finds it saved
 		// already); one from the events service is cut to the part kept,
@@ -175,7 +186,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			}
 			reg.Name = name
 			reg.Etag = etag.Of(reg)
-			if err := tx.Insert(reg, secretHash); err != nil {
+			if record, err = tx.Insert(reg, secretHash); err != nil {
 				return nil, err
 			}
 			return reg, nil
@@ -184,6 +195,7 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 			return nil, err
 		}
 		if !created { // a concurrent call with the same request_id won
+			record = nil
 			return s.retried(ctx, req, sentMode, stored)
 		}
 		stored.ManageSecret = secret
@@ -195,10 +207,13 @@ func (s *Service) CreateRegistration(ctx context.Context, req *registrationsv1.C
 		// event: ask the events service, whose capacity may have been raised
 		// a moment ago, before saying no.
 		if latest, gerr := s.eventOf(ctx, eventID, false); gerr == nil && latest.GetRevision() > ev.GetRevision() {
-			return create(latest, true)
+			stored, err = create(latest, true)
 		}
 	}
-	return stored, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, record, nil
 }
 
 // retried answers a CreateRegistration whose request_id already made prev:

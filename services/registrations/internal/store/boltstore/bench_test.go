@@ -88,7 +88,8 @@ func benchCreateFn(ev *eventsv1.Event, reg *registrationsv1.Registration) func(s
 		}
 		r.Name = name
 		r.Etag = etag.Of(r)
-		return r, tx.Insert(r, "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef")
+		_, err = tx.Insert(r, "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef")
+		return r, err
 	}
 }
 

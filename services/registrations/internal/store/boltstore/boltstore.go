@@ -52,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -446,20 +447,27 @@ func (t *eventTx) NewName() (string, error) {
 	return "events/" + t.eventID + "/registrations/" + ids.Ordered(seq), nil
 }
 
-func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) error {
+func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) ([]byte, error) {
 	prefix := "events/" + t.eventID + "/registrations/"
 	id, ok := strings.CutPrefix(reg.GetName(), prefix)
 	if !ok || id == "" {
-		return fmt.Errorf("insert: registration name %q is not from NewName", reg.GetName())
+		return nil, fmt.Errorf("insert: registration name %q is not from NewName", reg.GetName())
 	}
 	email := []byte(EmailKey(reg.GetParticipant().GetEmail()))
 	emails := t.emailIndex()
 	if emails.Get(email) != nil {
-		return errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
+		return nil, errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
 			"%s is already registered for this event", reg.GetParticipant().GetEmail())
 	}
 	emails.Put(email, []byte(id))
-	return t.write(id, nil, reg, secretHash)
+	v, err := t.write(id, nil, reg, secretHash)
+	if err != nil {
+		return nil, err
+	}
+	_, record, err := splitValue(v)
+	// Clipped: an answer that appends to the record must copy it, never
+	// write past it into what bbolt holds until the commit.
+	return slices.Clip(record), err
 }
 
 func (t *eventTx) Put(reg *registrationsv1.Registration) error {
@@ -476,18 +484,20 @@ func (t *eventTx) Put(reg *registrationsv1.Registration) error {
 			emails.Delete(email)
 		}
 	}
-	return t.write(id, old, reg, string(secretHash))
+	_, err = t.write(id, old, reg, string(secretHash))
+	return err
 }
 
 // write stores reg (replacing old, nil for a new one) with its secret
-// hash, and brings the counters and the waiting list along.
-func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secretHash string) error {
+// hash, and brings the counters and the waiting list along. It returns the
+// value stored.
+func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secretHash string) ([]byte, error) {
 	v, err := encodeValue(secretHash, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := t.sub(bucketRegistrations).Put([]byte(id), v); err != nil {
-		return err
+		return nil, err
 	}
 	wl := t.sub(bucketWaitlist)
 	switch {
@@ -497,14 +507,14 @@ func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secre
 		err = wl.Delete([]byte(id))
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if old != nil {
 		t.counts.Add(old, -1)
 	}
 	t.counts.Add(reg, +1)
 	t.dirty = true
-	return nil
+	return v, nil
 }
 
 func (t *eventTx) Counts() *store.Counts { return t.counts }

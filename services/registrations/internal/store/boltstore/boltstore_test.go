@@ -84,7 +84,8 @@ func insert(reg *registrationsv1.Registration, st registrationsv1.RegistrationSt
 			return nil, err
 		}
 		r.Name = name
-		return r, tx.Insert(r, "")
+		_, err = tx.Insert(r, "")
+		return r, err
 	}
 }
 
@@ -206,7 +207,7 @@ func TestNamesOfOneTransactionInOrder(t *testing.T) {
 			}
 			r := newReg(fmt.Sprintf("p%d@example.org", i), "GT", observer)
 			r.Name, r.State = name, confirmed
-			if err := tx.Insert(r, ""); err != nil {
+			if _, err := tx.Insert(r, ""); err != nil {
 				return err
 			}
 			got = append(got, name)
@@ -225,13 +226,53 @@ func TestNamesOfOneTransactionInOrder(t *testing.T) {
 	}
 }
 
+// TestInsertRecord: the record Insert returns is the registration as
+// stored, with or without a secret hash before it, and stays so after the
+// commit; it has no room to append into.
+func TestInsertRecord(t *testing.T) {
+	s := newStore(t)
+	for i, hash := range []string{"", "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"} {
+		var record []byte
+		var inserted *registrationsv1.Registration
+		_, _, err := s.Create(ctx, "ev1", "", func(tx store.Tx) (*registrationsv1.Registration, error) {
+			r := newReg(fmt.Sprintf("rec%d@example.org", i), "MX", delegate)
+			r.State = registrationsv1.RegistrationState_REGISTRATION_STATE_CONFIRMED
+			name, err := tx.NewName()
+			if err != nil {
+				return nil, err
+			}
+			r.Name = name
+			if record, err = tx.Insert(r, hash); err != nil {
+				return nil, err
+			}
+			inserted = r
+			return r, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(record) != len(record) {
+			t.Errorf("hash %q: the record has room for %d more bytes", hash, cap(record)-len(record))
+		}
+		got := &registrationsv1.Registration{}
+		if err := proto.Unmarshal(record, got); err != nil || !proto.Equal(got, inserted) {
+			t.Errorf("hash %q: the record decodes to %v, %v; want %v", hash, got, err, inserted)
+		}
+		stored, err := s.Get(ctx, "ev1", idOf(t, inserted.GetName(), "ev1"))
+		if err != nil || !proto.Equal(stored, got) {
+			t.Errorf("hash %q: stored %v, %v; the record says %v", hash, stored, err, got)
+		}
+	}
+}
+
 func TestInsertRejectsForeignName(t *testing.T) {
 	s := newStore(t)
 	for _, name := range []string{"", "events/ev2/registrations/abc", "events/ev1/registrations/"} {
 		err := s.Update(ctx, "ev1", func(tx store.Tx) error {
 			r := newReg("ana@example.org", "MX", delegate)
 			r.Name = name
-			return tx.Insert(r, "")
+			_, err := tx.Insert(r, "")
+			return err
 		})
 		if err == nil {
 			t.Errorf("Insert with name %q: no error", name)
@@ -1167,7 +1208,8 @@ func TestSecretHashes(t *testing.T) {
 				return nil, err
 			}
 			r.Name = name
-			return r, tx.Insert(r, fmt.Sprintf("hash-%d", i))
+			_, err = tx.Insert(r, fmt.Sprintf("hash-%d", i))
+			return r, err
 		})
 		if err != nil || !created {
 			t.Fatalf("Create: %v, created %v", err, created)
