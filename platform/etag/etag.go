@@ -15,7 +15,14 @@ import (
 	"convene.dev/platform/errdefs"
 )
 
-var marshal = proto.MarshalOptions{Deterministic: true}
+var (
+	marshal      = proto.MarshalOptions{Deterministic: true}
+	marshalSized = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}
+)
+
+// etagRecord is the most an etag's record takes: a tag of up to two bytes,
+// its length, 16 hex digits.
+const etagRecord = 2 + 1 + 16
 
 // viewFields describe an answer rather than the resource, and are left
 // out of its etag: the etag itself, and the language a localized answer
@@ -30,6 +37,38 @@ var viewFields = [...]protoreflect.Name{"etag", "language"}
 // records from the bytes: a field's record never depends on the others, so
 // what is left is exactly the encoding of m without them.
 func Of(m proto.Message) string {
+	tag, _ := of(m)
+	return tag
+}
+
+// Stamp sets m's etag to Of(m) and returns m's deterministic encoding, the
+// new etag in it. When the etag is the last field that m has set (no view
+// field, no unknown fields after it) — a registration's, as it is stored —
+// that encoding is the one Of hashes with the etag's record appended, so m
+// is encoded once rather than twice; otherwise it is encoded again.
+func Stamp(m proto.Message) []byte {
+	tag, e := of(m)
+	r := m.ProtoReflect()
+	fd := r.Descriptor().Fields().ByName("etag")
+	r.Set(fd, protoreflect.ValueOfString(tag))
+	if e.last < fd.Number() && !e.otherView && len(r.GetUnknown()) == 0 {
+		b := protowire.AppendTag(e.kept, fd.Number(), protowire.BytesType)
+		return protowire.AppendString(b, tag)
+	}
+	b, _ := marshal.Marshal(m)
+	return b
+}
+
+// encoding is m's deterministic encoding without the view fields' records:
+// the last field number it holds, and whether a view field other than the
+// etag was dropped.
+type encoding struct {
+	kept      []byte
+	last      protowire.Number
+	otherView bool
+}
+
+func of(m proto.Message) (string, encoding) {
 	fields := m.ProtoReflect().Descriptor().Fields()
 	var skip [len(viewFields)]protowire.Number // 0 is no field's number
 	for i, name := range viewFields {
@@ -37,20 +76,27 @@ func Of(m proto.Message) string {
 			skip[i] = fd.Number()
 		}
 	}
-	b, _ := marshal.Marshal(m) // a valid message always marshals
-	kept := b[:0]              // compacted in place: b is ours
+	// Room for the etag's record after the encoding (Stamp appends it):
+	// the size computed here is the one the encoding then uses.
+	b := make([]byte, 0, marshal.Size(m)+etagRecord)
+	b, _ = marshalSized.MarshalAppend(b, m) // a valid message always marshals
+	e := encoding{kept: b[:0]}              // compacted in place: b is ours
 	for rest := b; len(rest) > 0; {
 		num, _, n := protowire.ConsumeField(rest)
 		if n < 0 { // bytes protobuf has just encoded always parse
 			panic(fmt.Sprintf("etag: reading the encoding of %s: %v", m.ProtoReflect().Descriptor().FullName(), protowire.ParseError(n)))
 		}
-		if !slices.Contains(skip[:], num) {
-			kept = append(kept, rest[:n]...)
+		switch i := slices.Index(skip[:], num); {
+		case i < 0:
+			e.kept = append(e.kept, rest[:n]...)
+			e.last = max(e.last, num)
+		case i > 0:
+			e.otherView = true
 		}
 		rest = rest[n:]
 	}
-	sum := sha256.Sum256(kept)
-	return hex.EncodeToString(sum[:8])
+	sum := sha256.Sum256(e.kept)
+	return hex.EncodeToString(sum[:8]), e
 }
 
 // Check returns an ABORTED error with reason ETAG_MISMATCH when want is set

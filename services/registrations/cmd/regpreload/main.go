@@ -31,7 +31,6 @@ import (
 	eventsv1 "convene.dev/gen/convene/events/v1"
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/auth"
-	"convene.dev/platform/etag"
 	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/policy"
 	"convene.dev/services/registrations/internal/service"
@@ -129,7 +128,6 @@ func insert(tx store.Tx, ev *eventsv1.Event, tag string, i int) error {
 		return err
 	}
 	reg.Name = name
-	reg.Etag = etag.Of(reg)
 	secret := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(tag), uint64(i)))
 	_, err = tx.Insert(reg, auth.HashToken(hex.EncodeToString(secret[:16])))
 	return err

@@ -185,8 +185,7 @@ func (s *Service) createRegistration(ctx context.Context, req *registrationsv1.C
 				return nil, err
 			}
 			reg.Name = name
-			reg.Etag = etag.Of(reg)
-			if record, err = tx.Insert(reg, secretHash); err != nil {
+			if record, err = tx.Insert(reg, secretHash); err != nil { // it sets the etag
 				return nil, err
 			}
 			return reg, nil

@@ -92,12 +92,13 @@ type Tx interface {
 	// names sort in arrival order.
 	NewName() (string, error)
 
-	// Insert adds a new registration, named by NewName, with the hash of
-	// its manage secret ("" for none), which every later Put keeps. An
-	// e-mail address already registered (and not cancelled) for the event
-	// is ErrAlreadyExists. record is reg as stored: its deterministic
-	// protobuf encoding, which an answer may send as it is once the
-	// transaction commits; nobody may change it.
+	// Insert stamps a new registration, named by NewName, with its etag
+	// (etag.Stamp) and adds it, with the hash of its manage secret ("" for
+	// none), which every later Put keeps. An e-mail address already
+	// registered (and not cancelled) for the event is ErrAlreadyExists.
+	// record is reg as stored: its deterministic protobuf encoding, which an
+	// answer may send as it is once the transaction commits; nobody may
+	// change it.
 	Insert(reg *registrationsv1.Registration, secretHash string) (record []byte, err error)
 
 	// Put writes a changed registration; the hash of its manage secret

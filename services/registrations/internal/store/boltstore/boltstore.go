@@ -65,6 +65,7 @@ import (
 	"convene.dev/platform/backup"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
+	"convene.dev/platform/etag"
 	"convene.dev/platform/ids"
 	"convene.dev/services/registrations/internal/store"
 	"convene.dev/services/registrations/internal/store/runindex"
@@ -100,16 +101,22 @@ func isSecretKey(k []byte) bool { return bytes.HasSuffix(k, secretSuffix) }
 // one written before format 3 — is told from it by its first byte.
 const secretMark = 0x00
 
-// encodeValue is a registration's value: reg's record, after secretHash
-// when there is one.
-func encodeValue(secretHash string, reg *registrationsv1.Registration) ([]byte, error) {
-	if secretHash == "" {
+// encodeValue is a registration's value: reg's record (record, when it
+// is encoded already), after secretHash when there is one.
+func encodeValue(secretHash string, reg *registrationsv1.Registration, record []byte) ([]byte, error) {
+	switch {
+	case secretHash == "" && record != nil:
+		return record, nil
+	case secretHash == "":
 		return marshal.Marshal(reg)
 	}
-	head := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash))
+	head := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash)+len(record))
 	head = append(head, secretMark)
 	head = binary.AppendUvarint(head, uint64(len(secretHash)))
 	head = append(head, secretHash...)
+	if record != nil {
+		return append(head, record...), nil
+	}
 	// The record is several times longer than the head, so protobuf
 	// allocates its exact size and copies the head in: one value, one copy.
 	return marshal.MarshalAppend(head, reg)
@@ -460,14 +467,13 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) (
 			"%s is already registered for this event", reg.GetParticipant().GetEmail())
 	}
 	emails.Put(email, []byte(id))
-	v, err := t.write(id, nil, reg, secretHash)
-	if err != nil {
+	record := etag.Stamp(reg)
+	if _, err := t.write(id, nil, reg, secretHash, record); err != nil {
 		return nil, err
 	}
-	_, record, err := splitValue(v)
 	// Clipped: an answer that appends to the record must copy it, never
 	// write past it into what bbolt holds until the commit.
-	return slices.Clip(record), err
+	return slices.Clip(record), nil
 }
 
 func (t *eventTx) Put(reg *registrationsv1.Registration) error {
@@ -484,15 +490,15 @@ func (t *eventTx) Put(reg *registrationsv1.Registration) error {
 			emails.Delete(email)
 		}
 	}
-	_, err = t.write(id, old, reg, string(secretHash))
+	_, err = t.write(id, old, reg, string(secretHash), nil)
 	return err
 }
 
 // write stores reg (replacing old, nil for a new one) with its secret
-// hash, and brings the counters and the waiting list along. It returns the
-// value stored.
-func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secretHash string) ([]byte, error) {
-	v, err := encodeValue(secretHash, reg)
+// hash, and brings the counters and the waiting list along; record is reg
+// encoded already, or nil. It returns the value stored.
+func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secretHash string, record []byte) ([]byte, error) {
+	v, err := encodeValue(secretHash, reg, record)
 	if err != nil {
 		return nil, err
 	}

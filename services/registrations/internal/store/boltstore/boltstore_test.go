@@ -20,6 +20,7 @@ import (
 	registrationsv1 "convene.dev/gen/convene/registrations/v1"
 	"convene.dev/platform/boltdb"
 	"convene.dev/platform/errdefs"
+	"convene.dev/platform/etag"
 	"convene.dev/services/registrations/internal/store"
 	"convene.dev/services/registrations/internal/store/boltstore"
 )
@@ -226,8 +227,8 @@ func TestNamesOfOneTransactionInOrder(t *testing.T) {
 	}
 }
 
-// TestInsertRecord: the record Insert returns is the registration as
-// stored, with or without a secret hash before it, and stays so after the
+// TestInsertRecord: Insert stamps the registration with its etag, and the
+// record it returns is the registration as stored, with or without a secret hash before it, and stays so after the
 // commit; it has no room to append into.
 func TestInsertRecord(t *testing.T) {
 	s := newStore(t)
@@ -253,6 +254,9 @@ func TestInsertRecord(t *testing.T) {
 		}
 		if cap(record) != len(record) {
 			t.Errorf("hash %q: the record has room for %d more bytes", hash, cap(record)-len(record))
+		}
+		if tag := inserted.GetEtag(); tag == "" || tag != etag.Of(inserted) {
+			t.Errorf("hash %q: Insert stamped etag %q, want %q", hash, tag, etag.Of(inserted))
 		}
 		got := &registrationsv1.Registration{}
 		if err := proto.Unmarshal(record, got); err != nil || !proto.Equal(got, inserted) {
