@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -40,13 +41,12 @@ func (w wire) CreateRegistration(ctx context.Context, req *registrationsv1.Creat
 
 // encodedAnswer is reg as an answer made of record, reg's encoding as the
 // store wrote it (reg then had neither a manage secret nor a meeting URL:
-// only the answer carries them), and those two fields.
+// only the answer carries them), and those two fields, appended to it —
+// in the room the store left after it, or in a new array when it is short.
 func encodedAnswer(reg *registrationsv1.Registration, record []byte) *registrationsv1.Registration {
 	secret, url := reg.GetManageSecret(), reg.GetOnlineMeetingUrl()
-	b := make([]byte, 0, len(record)+
-		protowire.SizeTag(manageSecretField)+protowire.SizeBytes(len(secret))+
+	b := slices.Grow(record, protowire.SizeTag(manageSecretField)+protowire.SizeBytes(len(secret))+
 		protowire.SizeTag(onlineMeetingURLField)+protowire.SizeBytes(len(url)))
-	b = append(b, record...)
 	if secret != "" {
 		b = protowire.AppendTag(b, manageSecretField, protowire.BytesType)
 		b = protowire.AppendString(b, secret)

@@ -97,8 +97,9 @@ type Tx interface {
 	// none), which every later Put keeps. An e-mail address already
 	// registered (and not cancelled) for the event is ErrAlreadyExists.
 	// record is reg as stored: its deterministic protobuf encoding, which an
-	// answer may send as it is once the transaction commits; nobody may
-	// change it.
+	// answer may send as it is once the transaction commits. Nobody may
+	// change it; an answer may append to it (in the room it may have after
+	// it), once.
 	Insert(reg *registrationsv1.Registration, secretHash string) (record []byte, err error)
 
 	// Put writes a changed registration; the hash of its manage secret

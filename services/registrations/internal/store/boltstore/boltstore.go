@@ -52,7 +52,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 
@@ -103,6 +102,12 @@ const secretMark = 0x00
 
 // encodeValue is a registration's value: reg's record (record, when it
 // is encoded already), after secretHash when there is one.
+//
+// A new registration's value (record given, with a secret) has answerRoom
+// spare bytes after it: the create's answer is its record and two fields
+// more (service.encodedAnswer), appended there rather than copied to a new
+// array. bbolt reads only the value's length, so nothing else ever uses
+// those bytes.
 func encodeValue(secretHash string, reg *registrationsv1.Registration, record []byte) ([]byte, error) {
 	switch {
 	case secretHash == "" && record != nil:
@@ -110,7 +115,11 @@ func encodeValue(secretHash string, reg *registrationsv1.Registration, record []
 	case secretHash == "":
 		return marshal.Marshal(reg)
 	}
-	head := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash)+len(record))
+	room := 0
+	if record != nil {
+		room = answerRoom
+	}
+	head := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash)+len(record)+room)
 	head = append(head, secretMark)
 	head = binary.AppendUvarint(head, uint64(len(secretHash)))
 	head = append(head, secretHash...)
@@ -135,6 +144,10 @@ func splitValue(v []byte) (secretHash, record []byte, err error) {
 	end := 1 + w + int(n)
 	return v[1+w : end], v[end:], nil
 }
+
+// answerRoom is the room encodeValue leaves after a new registration's
+// value: a manage secret's record and a meeting URL's of ~80 characters.
+const answerRoom = 160
 
 const waitlisted = registrationsv1.RegistrationState_REGISTRATION_STATE_WAITLISTED
 
@@ -467,13 +480,12 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) (
 			"%s is already registered for this event", reg.GetParticipant().GetEmail())
 	}
 	emails.Put(email, []byte(id))
-	record := etag.Stamp(reg)
-	if _, err := t.write(id, nil, reg, secretHash, record); err != nil {
+	v, err := t.write(id, nil, reg, secretHash, etag.Stamp(reg))
+	if err != nil {
 		return nil, err
 	}
-	// Clipped: an answer that appends to the record must copy it, never
-	// write past it into what bbolt holds until the commit.
-	return slices.Clip(record), nil
+	_, record, err := splitValue(v)
+	return record, err // with the room after it that encodeValue left
 }
 
 func (t *eventTx) Put(reg *registrationsv1.Registration) error {
