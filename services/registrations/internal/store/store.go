@@ -63,7 +63,7 @@ func (c *Counts) Add(reg *registrationsv1.Registration, delta int32) {
 	t.Total += delta
 	p := reg.GetParticipant()
 	bump(&t.ByCountry, p.GetCountryCode(), delta)
-	if reg.GetCategory().String() == "PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE" {
+	if reg.GetCategory() == eventsv1.ParticipantCategory_PARTICIPANT_CATEGORY_MEMBER_COUNTRY_DELEGATE {
 		bump(&t.Delegates, p.GetCountryCode(), delta)
 	}
 	bump(&t.ByCategory, reg.GetCategory().String(), delta)
@@ -75,8 +75,9 @@ func bump(m *map[string]int32, key string, delta int32) {
 	if *m == nil {
 		*m = map[string]int32{}
 	}
-	(*m)[key] += delta
-	if (*m)[key] == 0 {
+	if n := (*m)[key] + delta; n != 0 {
+		(*m)[key] = n
+	} else {
 		delete(*m, key)
 	}
 }
