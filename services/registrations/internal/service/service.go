@@ -197,6 +197,9 @@ func (s *Service) createRegistration(ctx context.Context, req *registrationsv1.C
 			record = nil
 			return s.retried(ctx, req, sentMode, stored)
 		}
+		// What is set on the registration from here on is not in its record:
+		// the gRPC answer appends it to the record (encodedAnswer, wire.go),
+		// which must then know of any field added here or in present.
 		stored.ManageSecret = secret
 		return s.present(ctx, stored, true), nil
 	}
