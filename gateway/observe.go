@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,37 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series holds each label set's counter and histogram once used
+	// (seriesKey → *series): looking them up by their label values hashes
+	// them on every request (~1.8 µs of a create through the gateway in
+	// `make bench`). There are a few dozen at most: five routes, the
+	// methods of httpMethod, the status codes the gateway answers with.
+	series sync.Map
+}
+
+type seriesKey struct {
+	route, method string
+	code          int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// record counts one finished request and its duration.
+func (m *httpMetrics) record(route, method string, code int, d time.Duration) {
+	k := seriesKey{route, method, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(code)),
+			duration: m.duration.WithLabelValues(route, method),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -46,6 +78,18 @@ func route(path string) string {
 			return "registrations"
 		}
 		return "events"
+	}
+	return "other"
+}
+
+// httpMethod is the method as a metric label: the standard ones, and
+// "other" for any other token a client sends, which would otherwise make
+// a new series each.
+func httpMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
 	}
 	return "other"
 }
@@ -97,9 +141,7 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
 			rec.code = http.StatusOK
 		}
 		d := time.Since(start)
-		rt := route(r.URL.Path)
-		m.requests.WithLabelValues(rt, r.Method, strconv.Itoa(rec.code)).Inc()
-		m.duration.WithLabelValues(rt, r.Method).Observe(d.Seconds())
+		m.record(route(r.URL.Path), httpMethod(r.Method), rec.code, d)
 		if r.URL.Path != "/healthz" && log.Enabled(context.Background(), slog.LevelInfo) {
 			// As log.Info would write it, without the caller's program
 			// counter that log.Info looks up (runtime.Callers) for handlers
