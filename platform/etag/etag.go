@@ -35,9 +35,11 @@ var viewFields = [...]protoreflect.Name{"etag", "language"}
 // without the view fields. Rather than clone m to clear them (a reflective
 // deep copy, on every write), it encodes m once and drops their top-level
 // records from the bytes: a field's record never depends on the others, so
-// what is left is exactly the encoding of m without them.
+// what is left is exactly the encoding of m without them. A message that
+// does not encode (a string that is not UTF-8, which no store would take
+// either) has no etag: "".
 func Of(m proto.Message) string {
-	tag, _ := of(m)
+	tag, _, _ := of(m)
 	return tag
 }
 
@@ -45,18 +47,22 @@ func Of(m proto.Message) string {
 // new etag in it. When the etag is the last field that m has set (no view
 // field, no unknown fields after it) — a registration's, as it is stored —
 // that encoding is the one Of hashes with the etag's record appended, so m
-// is encoded once rather than twice; otherwise it is encoded again.
-func Stamp(m proto.Message) []byte {
-	tag, e := of(m)
+// is encoded once rather than twice; otherwise it is encoded again. A
+// message that does not encode (a string that is not UTF-8) is an error,
+// and m is left as it was.
+func Stamp(m proto.Message) ([]byte, error) {
+	tag, e, err := of(m)
+	if err != nil {
+		return nil, err
+	}
 	r := m.ProtoReflect()
 	fd := r.Descriptor().Fields().ByName("etag")
 	r.Set(fd, protoreflect.ValueOfString(tag))
 	if e.last < fd.Number() && !e.otherView && len(r.GetUnknown()) == 0 {
 		b := protowire.AppendTag(e.kept, fd.Number(), protowire.BytesType)
-		return protowire.AppendString(b, tag)
+		return protowire.AppendString(b, tag), nil
 	}
-	b, _ := marshal.Marshal(m)
-	return b
+	return marshal.Marshal(m)
 }
 
 // encoding is m's deterministic encoding without the view fields' records:
@@ -68,7 +74,7 @@ type encoding struct {
 	otherView bool
 }
 
-func of(m proto.Message) (string, encoding) {
+func of(m proto.Message) (string, encoding, error) {
 	fields := m.ProtoReflect().Descriptor().Fields()
 	var skip [len(viewFields)]protowire.Number // 0 is no field's number
 	for i, name := range viewFields {
@@ -79,8 +85,11 @@ func of(m proto.Message) (string, encoding) {
 	// Room for the etag's record after the encoding (Stamp appends it):
 	// the size computed here is the one the encoding then uses.
 	b := make([]byte, 0, marshal.Size(m)+etagRecord)
-	b, _ = marshalSized.MarshalAppend(b, m) // a valid message always marshals
-	e := encoding{kept: b[:0]}              // compacted in place: b is ours
+	b, err := marshalSized.MarshalAppend(b, m)
+	if err != nil { // a string that is not UTF-8: no etag
+		return "", encoding{}, err
+	}
+	e := encoding{kept: b[:0]} // compacted in place: b is ours
 	for rest := b; len(rest) > 0; {
 		num, _, n := protowire.ConsumeField(rest)
 		if n < 0 { // bytes protobuf has just encoded always parse
@@ -96,7 +105,7 @@ func of(m proto.Message) (string, encoding) {
 		rest = rest[n:]
 	}
 	sum := sha256.Sum256(e.kept)
-	return hex.EncodeToString(sum[:8]), e
+	return hex.EncodeToString(sum[:8]), e, nil
 }
 
 // Check returns an ABORTED error with reason ETAG_MISMATCH when want is set

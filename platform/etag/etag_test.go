@@ -149,7 +149,10 @@ func TestStamp(t *testing.T) {
 		"empty registration":          &registrationsv1.Registration{},
 	} {
 		want := Of(m)
-		got := Stamp(m)
+		got, err := Stamp(m)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		if tag := m.ProtoReflect().Get(m.ProtoReflect().Descriptor().Fields().ByName("etag")).String(); tag != want {
 			t.Errorf("%s: stamped with %q, want Of's %q", name, tag, want)
 		}
@@ -163,12 +166,30 @@ func TestStamp(t *testing.T) {
 	}
 }
 
+// TestStampRefusesWhatDoesNotEncode: a registration with a string that is
+// not UTF-8 is an error, and keeps its etag; Of gives it none.
+func TestStampRefusesWhatDoesNotEncode(t *testing.T) {
+	m := sampleRegistration()
+	m.AccessibilityNeeds = "wheel\xffchair"
+	if b, err := Stamp(m); err == nil || b != nil {
+		t.Errorf("Stamp = %x, %v; want an error", b, err)
+	}
+	if m.GetEtag() != "fedcba9876543210" {
+		t.Errorf("the etag became %q", m.GetEtag())
+	}
+	if tag := Of(m); tag != "" {
+		t.Errorf("Of = %q, want none", tag)
+	}
+}
+
 func BenchmarkStamp(b *testing.B) {
 	m := sampleRegistration()
 	m.Etag = ""
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Etag = ""
-		Stamp(m)
+		if _, err := Stamp(m); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -74,7 +74,7 @@ type peerText struct {
 // from being reused for another while its text is kept.
 func (a *accessLog) peerAddress(addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
+	if !ok || tcp == nil {
 		return addr.String()
 	}
 	slot := &a.peers[uint(tcp.Port)%uint(len(a.peers))]

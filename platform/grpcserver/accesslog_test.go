@@ -128,8 +128,8 @@ func TestAccessLog(t *testing.T) {
 
 // TestPeerAddress: each caller's address reads as its own text, from many
 // goroutines at once, when connections share a slot of the kept texts (the
-// same port modulo 64, or the same port on other hosts) and when the
-// address is not TCP.
+// same port modulo 64, or the same port on other hosts), when the address
+// is not TCP, and when it is a nil *net.TCPAddr.
 func TestPeerAddress(t *testing.T) {
 	a := &accessLog{}
 	addrs := []net.Addr{
@@ -138,6 +138,7 @@ func TestPeerAddress(t *testing.T) {
 		&net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 40001},
 		&net.TCPAddr{IP: net.ParseIP("::1"), Port: 40002},
 		&net.UnixAddr{Name: "/run/convene.sock", Net: "unix"},
+		(*net.TCPAddr)(nil),
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -479,12 +479,16 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) (
 		return nil, errdefs.Newf(errdefs.ErrAlreadyExists, "EMAIL_ALREADY_REGISTERED",
 			"%s is already registered for this event", reg.GetParticipant().GetEmail())
 	}
+	record, err := etag.Stamp(reg)
+	if err != nil {
+		return nil, fmt.Errorf("insert: encode registration: %w", err)
+	}
 	emails.Put(email, []byte(id))
-	v, err := t.write(id, nil, reg, secretHash, etag.Stamp(reg))
+	v, err := t.write(id, nil, reg, secretHash, record)
 	if err != nil {
 		return nil, err
 	}
-	_, record, err := splitValue(v)
+	_, record, err = splitValue(v)
 	return record, err // with the room after it that encodeValue left
 }
 

@@ -260,13 +260,39 @@ func TestInsertRecord(t *testing.T) {
 		if err := proto.Unmarshal(record, got); err != nil || !proto.Equal(got, inserted) {
 			t.Errorf("hash %q: the record decodes to %v, %v; want %v", hash, got, err, inserted)
 		}
-		// An answer appends to the record, in the room after it: what is
-		// stored stays as it was.
-		_ = append(record, bytes.Repeat([]byte{0x7a}, 200)...)
+		// An answer appends to the record, in the room after it when it
+		// fits, else in a new array: what is stored stays as it was.
+		_ = append(record, bytes.Repeat([]byte{0x7a}, 100)...)
+		_ = append(record, bytes.Repeat([]byte{0x7a}, 400)...)
 		stored, err := s.Get(ctx, "ev1", idOf(t, inserted.GetName(), "ev1"))
 		if err != nil || !proto.Equal(stored, got) {
 			t.Errorf("hash %q: stored %v, %v; the record says %v", hash, stored, err, got)
 		}
+	}
+}
+
+// TestInsertRefusesWhatDoesNotEncode: a registration with a string that is
+// not UTF-8 is an error, and nothing is stored.
+func TestInsertRefusesWhatDoesNotEncode(t *testing.T) {
+	s := newStore(t)
+	_, _, err := s.Create(ctx, "ev1", "", func(tx store.Tx) (*registrationsv1.Registration, error) {
+		r := newReg("utf8@example.org", "MX", delegate)
+		r.AccessibilityNeeds = "wheel\xffchair"
+		name, err := tx.NewName()
+		if err != nil {
+			return nil, err
+		}
+		r.Name = name
+		if _, err := tx.Insert(r, ""); err != nil {
+			return nil, err
+		}
+		return r, nil
+	})
+	if err == nil {
+		t.Fatal("a registration that does not encode was inserted")
+	}
+	if n := total(t, s, "ev1"); n != 0 {
+		t.Errorf("%d registrations stored, want 0", n)
 	}
 }
 
