@@ -57,6 +57,8 @@ func Stamp(m proto.Message) ([]byte, error) {
 	}
 	r := m.ProtoReflect()
 	fd := r.Descriptor().Fields().ByName("etag")
+	// The size that of cached in m is now short by the etag's record: only
+	// a marshal with UseCachedSize reads it, and of's is done.
 	r.Set(fd, protoreflect.ValueOfString(tag))
 	if e.last < fd.Number() && !e.otherView && len(r.GetUnknown()) == 0 {
 		b := protowire.AppendTag(e.kept, fd.Number(), protowire.BytesType)
