@@ -16,7 +16,7 @@ import (
 func TestAnswerFieldNumbers(t *testing.T) {
 	fields := (&registrationsv1.Registration{}).ProtoReflect().Descriptor().Fields()
 	for name, n := range map[string]protowire.Number{"manage_secret": manageSecretField, "online_meeting_url": onlineMeetingURLField} {
-		if f := fields.ByName(protoreflect.Name(name)); f == nil || protowire.Number(f.Number()) != n || f.Kind().String() != "string" {
+		if f := fields.ByName(protoreflect.Name(name)); f == nil || protowire.Number(f.Number()) != n || f.Kind() != protoreflect.StringKind {
 			t.Errorf("field %s is %v, want string number %d", name, f, n)
 		}
 	}

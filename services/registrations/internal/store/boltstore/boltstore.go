@@ -100,35 +100,35 @@ func isSecretKey(k []byte) bool { return bytes.HasSuffix(k, secretSuffix) }
 // one written before format 3 — is told from it by its first byte.
 const secretMark = 0x00
 
-// encodeValue is a registration's value: reg's record (record, when it
-// is encoded already), after secretHash when there is one.
-//
-// A new registration's value (record given, with a secret) has answerRoom
-// spare bytes after it: the create's answer is its record and two fields
-// more (service.encodedAnswer), appended there rather than copied to a new
-// array. bbolt reads only the value's length, so nothing else ever uses
-// those bytes.
-func encodeValue(secretHash string, reg *registrationsv1.Registration, record []byte) ([]byte, error) {
-	switch {
-	case secretHash == "" && record != nil:
-		return record, nil
-	case secretHash == "":
+// encodeValue is a registration's value: reg's record, after secretHash
+// when there is one.
+func encodeValue(secretHash string, reg *registrationsv1.Registration) ([]byte, error) {
+	if secretHash == "" {
 		return marshal.Marshal(reg)
-	}
-	room := 0
-	if record != nil {
-		room = answerRoom
-	}
-	head := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash)+len(record)+room)
-	head = append(head, secretMark)
-	head = binary.AppendUvarint(head, uint64(len(secretHash)))
-	head = append(head, secretHash...)
-	if record != nil {
-		return append(head, record...), nil
 	}
 	// The record is several times longer than the head, so protobuf
 	// allocates its exact size and copies the head in: one value, one copy.
-	return marshal.MarshalAppend(head, reg)
+	return marshal.MarshalAppend(appendHead(nil, secretHash), reg)
+}
+
+// newValue is a new registration's value, its record encoded already
+// (etag.Stamp), with answerRoom spare bytes after it: the create's answer
+// is the record and two fields more (service.encodedAnswer), appended
+// there rather than copied to a new array. bbolt reads only the value's
+// length, so nothing else ever uses those bytes.
+func newValue(secretHash string, record []byte) []byte {
+	if secretHash == "" {
+		return record
+	}
+	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(secretHash)+len(record)+answerRoom)
+	return append(appendHead(v, secretHash), record...)
+}
+
+// appendHead appends the head of a value that holds secretHash.
+func appendHead(b []byte, secretHash string) []byte {
+	b = append(b, secretMark)
+	b = binary.AppendUvarint(b, uint64(len(secretHash)))
+	return append(b, secretHash...)
 }
 
 // splitValue parts a registration's value into its secret hash (nil when it
@@ -484,12 +484,11 @@ func (t *eventTx) Insert(reg *registrationsv1.Registration, secretHash string) (
 		return nil, fmt.Errorf("insert: encode registration: %w", err)
 	}
 	emails.Put(email, []byte(id))
-	v, err := t.write(id, nil, reg, secretHash, record)
-	if err != nil {
+	v := newValue(secretHash, record)
+	if err := t.write(id, nil, reg, v); err != nil {
 		return nil, err
 	}
-	_, record, err = splitValue(v)
-	return record, err // with the room after it that encodeValue left
+	return v[len(v)-len(record):], nil // with the room after it that newValue left
 }
 
 func (t *eventTx) Put(reg *registrationsv1.Registration) error {
@@ -506,21 +505,20 @@ func (t *eventTx) Put(reg *registrationsv1.Registration) error {
 			emails.Delete(email)
 		}
 	}
-	_, err = t.write(id, old, reg, string(secretHash), nil)
-	return err
+	v, err := encodeValue(string(secretHash), reg)
+	if err != nil {
+		return err
+	}
+	return t.write(id, old, reg, v)
 }
 
-// write stores reg (replacing old, nil for a new one) with its secret
-// hash, and brings the counters and the waiting list along; record is reg
-// encoded already, or nil. It returns the value stored.
-func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secretHash string, record []byte) ([]byte, error) {
-	v, err := encodeValue(secretHash, reg, record)
-	if err != nil {
-		return nil, err
-	}
+// write stores v, reg's value (replacing old, nil for a new one), and
+// brings the counters and the waiting list along.
+func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, v []byte) error {
 	if err := t.sub(bucketRegistrations).Put([]byte(id), v); err != nil {
-		return nil, err
+		return err
 	}
+	var err error
 	wl := t.sub(bucketWaitlist)
 	switch {
 	case reg.GetState() == waitlisted && (old == nil || old.GetState() != waitlisted):
@@ -529,14 +527,14 @@ func (t *eventTx) write(id string, old, reg *registrationsv1.Registration, secre
 		err = wl.Delete([]byte(id))
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if old != nil {
 		t.counts.Add(old, -1)
 	}
 	t.counts.Add(reg, +1)
 	t.dirty = true
-	return v, nil
+	return nil
 }
 
 func (t *eventTx) Counts() *store.Counts { return t.counts }
