@@ -40,6 +40,66 @@ func (r Result) Rate() float64 {
 // and returns what the window measured. Calls under way when the window
 // closes finish (they are not cancelled) but are not counted.
 func Run(ctx context.Context, name string, workers int, warmup, window time.Duration, call Call) Result {
+	r, lat := run(ctx, name, workers, warmup, window, call)
+	slices.Sort(lat)
+	r.P50, r.P99 = quantile(lat, 0.50), quantile(lat, 0.99)
+	return r
+}
+
+// Interleave measures two calls in turns: turns slices of each, a's first,
+// every slice a Run of its own (warm-up, then window). It returns what the
+// slices of each measured together: the calls of all of a call's slices
+// (latencies included) over the sum of their windows.
+//
+// The machine's speed drifts within minutes on a shared virtual machine;
+// two calls measured in turns share its spells, so the ratio of their rates
+// is steadier than that of two windows measured minutes apart. The calls of
+// the two never overlap: a slice's calls all end before the next slice
+// starts. The numbers that a call's slices pass to it go on from slice to
+// slice, so they stay unique across the slices as within a Run.
+func Interleave(ctx context.Context, workers, turns int, warmup, window time.Duration, a, b Named) (Result, Result) {
+	type side struct {
+		Named
+		r    Result
+		lat  []int64
+		made int64
+	}
+	sides := [2]*side{{Named: a}, {Named: b}}
+	for _, s := range sides {
+		s.r = Result{Name: s.Name, Workers: workers}
+	}
+	for range turns {
+		for _, s := range sides {
+			from := s.made
+			r, lat := run(ctx, s.Name, workers, warmup, window,
+				func(ctx context.Context, w int, i int64) error { return s.Call(ctx, w, from+i) })
+			s.made += r.Calls
+			s.r.OK, s.r.Errors, s.r.Calls, s.r.Window = s.r.OK+r.OK, s.r.Errors+r.Errors, s.r.Calls+r.Calls, s.r.Window+r.Window
+			if s.r.FirstErr == nil {
+				s.r.FirstErr = r.FirstErr
+			}
+			s.lat = append(s.lat, lat...)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for _, s := range sides {
+		slices.Sort(s.lat)
+		s.r.P50, s.r.P99 = quantile(s.lat, 0.50), quantile(s.lat, 0.99)
+	}
+	return sides[0].r, sides[1].r
+}
+
+// Named is a call and the name its Result carries.
+type Named struct {
+	Name string
+	Call Call
+}
+
+// run is Run without the quantiles: it returns the window's latencies,
+// unsorted.
+func run(ctx context.Context, name string, workers int, warmup, window time.Duration, call Call) (Result, []int64) {
 	var (
 		seq      atomic.Int64
 		stop     atomic.Bool
@@ -94,9 +154,7 @@ func Run(ctx context.Context, name string, workers int, warmup, window time.Dura
 		r.Errors += t.failed
 		all = append(all, t.lat...)
 	}
-	slices.Sort(all)
-	r.P50, r.P99 = quantile(all, 0.50), quantile(all, 0.99)
-	return r
+	return r, all
 }
 
 func quantile(sorted []int64, q float64) time.Duration {
