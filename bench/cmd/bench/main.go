@@ -418,7 +418,7 @@ const (
 // inTurns measures call in turns with base (see load.Interleave) and
 // records both, under key and baseKey: it is how a target that compares two
 // calls is judged. The machine's speed drifts within a run (the two
-// empty-call windows, minutes apart, have differed by up to 28 %,
+// empty-call windows, minutes apart, have differed by a quarter,
 // BENCHMARKS.md); two windows measured one after the other may catch
 // different spells, and slices side by side share them.
 //
