@@ -1423,6 +1423,9 @@ func (h *harness) report(total time.Duration) error {
 						missed++
 					}
 				}
+			} else if rw.target > 0 { // what it is compared with made no call: not a pass
+				of, result = label[rw.of]+" (none measured)", "**MISS**"
+				missed++
 			}
 		}
 		if strings.HasPrefix(rw.key, "create") && limit.Rate() > 0 && !strings.HasPrefix(rw.key, "create-gateway") {
