@@ -115,7 +115,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "the Markdown file to write the table into")
 	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent callers")
 	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up before each measurement (a quarter of it before each slice of a measurement in turns)")
-	flag.DurationVar(&cfg.Window, "window", cfg.Window, "length of each measurement (in turns: of each call's eight slices together)")
+	flag.DurationVar(&cfg.Window, "window", cfg.Window, fmt.Sprintf("length of each measurement (in turns: of each call's %d slices together)", turns))
 	flag.IntVar(&cfg.Events, "events", cfg.Events, "events to load for ListEvents and GetEvent")
 	flag.IntVar(&cfg.Preload, "preload", cfg.Preload, "registrations stored for the large-database measurement")
 	flag.IntVar(&cfg.Conns, "conns", cfg.Conns, "gRPC connections shared by the callers")
@@ -435,7 +435,7 @@ func (c Config) turnWarmup() time.Duration { return c.Warmup / 4 }
 // disturbedCores; a second attempt goes on numbering both calls where the
 // first stopped.
 func (h *harness) inTurns(ctx context.Context, key, name string, call perAttempt, baseKey, baseName string, base perAttempt) {
-	if !h.wants(key) {
+	if !h.wants(key) && !h.wants(baseKey) { // -only may name either
 		return
 	}
 	var made [2]int64 // calls of the earlier attempt, of call and of base
@@ -1423,8 +1423,11 @@ func (h *harness) report(total time.Duration) error {
 						missed++
 					}
 				}
-			} else if rw.target > 0 { // what it is compared with made no call: not a pass
-				of, result = label[rw.of]+" (none measured)", "**MISS**"
+			} else if rw.target > 0 { // what it is compared with has no rate: not a pass
+				of, result = label[rw.of]+" (not measured)", "**MISS**"
+				if _, ok := r[rw.of]; ok {
+					of = label[rw.of] + " (no call succeeded)"
+				}
 				missed++
 			}
 		}

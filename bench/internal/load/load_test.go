@@ -141,7 +141,7 @@ func TestInterleave(t *testing.T) {
 			t.Errorf("%s: p50 %v, p99 %v", c.name, c.r.P50, c.r.P99)
 		}
 	}
-	// a's first slice took 3ms a call: ~100 of its calls against at most
+	// a's first slice took 3ms a call: ~60 of its calls against at most
 	// ~1,000 in its second (none of its third counts), so its p99 is one of
 	// them only if the slices' latencies are merged.
 	if ra.P99 < slowCall {
