@@ -367,26 +367,14 @@ type perAttempt func(attempt int) load.Call
 // same is a call that is the same for every attempt.
 func same(call load.Call) perAttempt { return func(int) load.Call { return call } }
 
-// measure waits for the machine to be quiet (others may share it), runs
-// call under load and records the result with the CPU others used meanwhile.
-//
-// A measurement that others disturbed (they used more than disturbedCores
-// on average) is made once more, and the less disturbed of the two kept.
-// The second one goes on numbering the calls where the first stopped (the
-// creates make a participant from the call's number), and may be another
-// call (see perAttempt).
+// measure runs call under load (after a warm-up) and records the result,
+// with its commits (see attempts).
 func (h *harness) measure(ctx context.Context, key, name string, call perAttempt) {
 	if !h.wants(key) {
 		return
 	}
-	var made int64 // calls of the earlier attempts
-	for attempt := 1; ; attempt++ {
-		from, call := made, call(attempt)
-		numbered := func(ctx context.Context, w int, i int64) error { return call(ctx, w, from+i) }
-		if c := h.foreign.WaitQuiet(ctx, quietCores, h.cfg.QuietWait); c >= quietCores {
-			h.note("%s: other processes kept using %.2f cores for %s before it; measured anyway", name, c, h.cfg.QuietWait)
-		}
-		h.foreign.Start()
+	var made int64 // calls of the earlier attempt
+	h.attempts(ctx, key, name, func(attempt int) func() {
 		before := h.dbCounters()
 		var done <-chan struct{}
 		if h.cfg.ProfileDir != "" {
@@ -395,16 +383,38 @@ func (h *harness) measure(ctx context.Context, key, name string, call perAttempt
 		if h.cfg.PprofDir != "" {
 			done = h.pprof(ctx, key, done)
 		}
-		r := load.Run(ctx, name, h.cfg.Workers, h.cfg.Warmup, h.cfg.Window, numbered)
+		r := load.Run(ctx, name, h.cfg.Workers, h.cfg.Warmup, h.cfg.Window, numberedFrom(call(attempt), made))
 		made += r.Calls
-		others := h.foreign.Cores()
 		if done != nil {
 			<-done
 		}
-		if prev, ok := h.others[key]; !ok || others < prev {
-			h.others[key] = others
+		return func() {
 			h.record(key, r)
 			h.noteCommits(name, before, h.dbCounters())
+		}
+	})
+}
+
+// attempts makes a measurement: it waits for the machine to be quiet
+// (others may share it), makes one attempt (once), and keeps its result
+// (once's record) with the CPU others used meanwhile.
+//
+// A measurement that others disturbed (they used more than disturbedCores
+// on average) is made once more, and the less disturbed of the two kept.
+// The second attempt goes on numbering the calls where the first stopped
+// (the creates make a participant from the call's number), and may make
+// other calls (see perAttempt).
+func (h *harness) attempts(ctx context.Context, key, name string, once func(attempt int) (record func())) {
+	for attempt := 1; ; attempt++ {
+		if c := h.foreign.WaitQuiet(ctx, quietCores, h.cfg.QuietWait); c >= quietCores {
+			h.note("%s: other processes kept using %.2f cores for %s before it; measured anyway", name, c, h.cfg.QuietWait)
+		}
+		h.foreign.Start()
+		record := once(attempt)
+		others := h.foreign.Cores()
+		if prev, ok := h.others[key]; !ok || others < prev {
+			h.others[key] = others
+			record()
 		}
 		if others < disturbedCores || attempt == 2 || ctx.Err() != nil {
 			break
@@ -412,6 +422,11 @@ func (h *harness) measure(ctx context.Context, key, name string, call perAttempt
 		h.note("%s: other processes used %.2f cores during the measurement; measuring again", name, others)
 	}
 	h.peaks(key)
+}
+
+// numberedFrom is call with the numbers it is given moved on by from.
+func numberedFrom(call load.Call, from int64) load.Call {
+	return func(ctx context.Context, w int, i int64) error { return call(ctx, w, from+i) }
 }
 
 // turns is how many slices of each of two calls a measurement in turns
@@ -428,42 +443,24 @@ func (c Config) turnWarmup() time.Duration { return c.Warmup / 4 }
 // calls is judged. The machine's speed drifts within a run (the two
 // empty-call windows, minutes apart, have differed by a quarter,
 // BENCHMARKS.md); two windows measured one after the other may catch
-// different spells, and slices side by side share them.
-//
-// Like measure, it waits for the machine to be quiet first, and measures
-// once more, keeping the less disturbed, when others used more than
-// disturbedCores; a second attempt goes on numbering both calls where the
-// first stopped.
+// different spells, and slices side by side share them. Attempts are made
+// as for measure.
 func (h *harness) inTurns(ctx context.Context, key, name string, call perAttempt, baseKey, baseName string, base perAttempt) {
 	if !h.wants(key) && !h.wants(baseKey) { // -only may name either
 		return
 	}
-	var made [2]int64 // calls of the earlier attempt, of call and of base
-	for attempt := 1; ; attempt++ {
-		from := made
-		numbered := func(c load.Call, from int64) load.Call {
-			return func(ctx context.Context, w int, i int64) error { return c(ctx, w, from+i) }
-		}
-		if c := h.foreign.WaitQuiet(ctx, quietCores, h.cfg.QuietWait); c >= quietCores {
-			h.note("%s: other processes kept using %.2f cores for %s before it; measured anyway", name, c, h.cfg.QuietWait)
-		}
-		h.foreign.Start()
+	var made, baseMade int64 // calls of the earlier attempt
+	h.attempts(ctx, key, name, func(attempt int) func() {
 		rb, rc := load.Interleave(ctx, h.cfg.Workers, turns, h.cfg.turnWarmup(), h.cfg.turnWindow(),
-			load.Named{Name: baseName, Call: numbered(base(attempt), from[1])},
-			load.Named{Name: name, Call: numbered(call(attempt), from[0])})
-		made[0], made[1] = made[0]+rc.Calls, made[1]+rb.Calls
-		others := h.foreign.Cores()
-		if prev, ok := h.others[key]; !ok || others < prev {
-			h.others[key], h.others[baseKey] = others, others
+			load.Named{Name: baseName, Call: numberedFrom(base(attempt), baseMade)},
+			load.Named{Name: name, Call: numberedFrom(call(attempt), made)})
+		made, baseMade = made+rc.Calls, baseMade+rb.Calls
+		return func() {
+			h.others[baseKey] = h.others[key]
 			h.record(baseKey, rb)
 			h.record(key, rc) // the commits are noted for the calls measured alone
 		}
-		if others < disturbedCores || attempt == 2 || ctx.Err() != nil {
-			break
-		}
-		h.note("%s: other processes used %.2f cores during the measurement; measuring again", name, others)
-	}
-	h.peaks(key)
+	})
 }
 
 // peaks logs every running process's peak RSS so far, to tell which
@@ -867,8 +864,6 @@ const (
 	eventGRPCv7       = "bench-create-grpc-v7"
 )
 
-var createEvents = []string{eventGRPC, eventGRPCTurns, eventGateway, eventGatewayTurns, eventGRPCGateway, eventGRPCv7}
-
 // eventFor is the event of a measurement's attempt.
 func eventFor(event string, attempt int) string {
 	if attempt == 1 {
@@ -905,7 +900,7 @@ func (h *harness) loadEvents(ctx context.Context) error {
 	// measurement alone makes ~150,000 of them on this machine, one in
 	// turns ~200,000 (warm-ups included). The run notes any registration
 	// not CONFIRMED.
-	for _, event := range createEvents {
+	for _, event := range []string{eventGRPC, eventGRPCTurns, eventGateway, eventGatewayTurns, eventGRPCGateway, eventGRPCv7} {
 		for attempt := 1; attempt <= 2; attempt++ {
 			id := eventFor(event, attempt)
 			if _, err := h.createEvent(ctx, id, workload.OpenEvent("Bench: "+id, 1000000, 1000000, 10000, now)); err != nil {
